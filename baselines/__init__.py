@@ -1,0 +1,1 @@
+"""Reference construction methods; each module registers one method."""

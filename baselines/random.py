@@ -1,0 +1,36 @@
+"""``random``: passive learning — labels for uniformly random pool items until the budget is spent."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from benchmark.method import METHODS, Candidates, Method, RoundContext
+
+
+@METHODS.register("random")
+class RandomSampling(Method):
+    """Every unlabelled pool item is a candidate; the human labels a uniform random subset.
+
+    ``balance_groups`` draws the subset stratified by fairness group (equal counts where the pool
+    allows), the usual cheap fairness-aware variant of passive sampling.
+    """
+
+    name = "random"
+
+    def __init__(self, balance_groups: bool = False) -> None:
+        self.balance_groups = balance_groups
+
+    def propose(self, ctx: RoundContext) -> Candidates:
+        return ctx.pool
+
+    def select(self, cands: Candidates, ctx: RoundContext) -> np.ndarray:
+        order = ctx.rng.permutation(len(cands))
+        if not self.balance_groups:
+            return order
+        # round-robin over groups, each group in its random order
+        groups = cands.group[order]
+        rank = np.empty(len(order), dtype=np.int64)
+        for g in np.unique(groups):
+            members = np.flatnonzero(groups == g)
+            rank[members] = np.arange(len(members))
+        return order[np.lexsort((groups, rank))]

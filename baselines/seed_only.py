@@ -1,0 +1,20 @@
+"""``seed_only``: train on the seed set alone — the floor every method must beat."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from benchmark.method import METHODS, Candidates, Method, RoundContext
+
+
+@METHODS.register("seed_only")
+class SeedOnly(Method):
+    """Buys nothing: proposes no candidates, so the loop stops in its first round."""
+
+    name = "seed_only"
+
+    def propose(self, ctx: RoundContext) -> Candidates:
+        return ctx.pool.subset(np.array([], dtype=np.int64))
+
+    def select(self, cands: Candidates, ctx: RoundContext) -> np.ndarray:
+        return np.arange(len(cands))

@@ -1,0 +1,366 @@
+"""``params.yaml`` -> frozen, typed dataclasses: the one place where configuration is validated.
+
+Every stage reads its section through :func:`load_params`; an unknown key, a missing key or a
+value of the wrong type or range fails with the file, the dotted key, the value and what was
+expected. Plugin options (a domain source's or a method's) are checked against the keyword
+arguments of the plugin's ``__init__``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union, get_args, get_origin
+
+import yaml
+
+from benchmark.data import SPLITS
+
+PARAMS_FILE = Path("params.yaml")
+
+
+class ConfigError(ValueError):
+    """A params value that is missing, unknown, of the wrong type or out of range."""
+
+
+def _require(ok: bool, key: str, value: Any, expected: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key}: got {value!r}, expected {expected}")
+
+
+@dataclass(frozen=True)
+class GridParams:
+    """Which cells the pipeline runs: domains x methods x seeds, grouped as one experiment."""
+
+    experiment: str
+    domains: list[str]
+    methods: list[str]
+    seeds: list[int]
+
+    def __post_init__(self) -> None:
+        for key in ("domains", "methods", "seeds"):
+            values = getattr(self, key)
+            _require(len(values) > 0 and len(set(values)) == len(values), key, values,
+                     "a non-empty list without duplicates")
+
+
+@dataclass(frozen=True)
+class SplitSizes:
+    """Items per split; real sources with fixed sizes may yield fewer."""
+
+    seed: int
+    pool: int
+    val: int
+    test_id: int
+    test_shift: int
+    reference: int
+
+    def __post_init__(self) -> None:
+        for name in SPLITS:
+            _require(getattr(self, name) > 0, name, getattr(self, name), "a positive item count")
+
+
+@dataclass(frozen=True)
+class DomainParams:
+    """One benchmark domain: which registered source builds it, with what options."""
+
+    source: str
+    seed: int
+    sizes: SplitSizes
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def source_options(self) -> dict[str, Any]:
+        return dict(self.options.get(self.source, {}))
+
+
+@dataclass(frozen=True)
+class AnnotatorParams:
+    """The simulated annotator: what a label costs and how often it is wrong."""
+
+    cost_label: float = 1.0
+    error_rate: float = 0.0
+    name: str = "simulated"
+
+    def __post_init__(self) -> None:
+        _require(self.cost_label > 0, "cost_label", self.cost_label, "a positive cost")
+        _require(0.0 <= self.error_rate < 1.0, "error_rate", self.error_rate, "a probability in [0, 1)")
+
+
+@dataclass(frozen=True)
+class ConstructParams:
+    """The construction loop: total human-annotation budget (cost units) over ``rounds``."""
+
+    budget: float
+    rounds: int
+
+    def __post_init__(self) -> None:
+        _require(self.budget >= 0, "budget", self.budget, "a non-negative cost")
+        _require(self.rounds >= 1, "rounds", self.rounds, "at least 1")
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    """The fixed downstream recipe, identical for every constructed dataset."""
+
+    max_steps: int
+    batch_size: int
+    lr: float
+    weight_decay: float
+    val_every: int
+    width: int
+    augment: bool = True
+    accelerator: str = "cpu"
+    devices: int = 1
+
+    def __post_init__(self) -> None:
+        for key in ("max_steps", "batch_size", "val_every", "width", "devices"):
+            _require(getattr(self, key) >= 1, key, getattr(self, key), "a positive integer")
+        _require(self.lr > 0, "lr", self.lr, "a positive learning rate")
+        _require(self.val_every <= self.max_steps, "val_every", self.val_every, "at most max_steps")
+
+
+@dataclass(frozen=True)
+class TrackingParams:
+    """Weights & Biases settings; ``offline`` by default so nothing touches the network."""
+
+    project: str = "adaptive-dataset-bench"
+    mode: str = "offline"
+    entity: str | None = None
+
+    def __post_init__(self) -> None:
+        _require(self.mode in ("offline", "online", "disabled"), "mode", self.mode,
+                 "one of 'offline', 'online', 'disabled'")
+
+
+@dataclass(frozen=True)
+class ReportParams:
+    """How results are summarised: CI level and the reference method for paired differences."""
+
+    confidence: float = 0.95
+    baseline: str = "random"
+    metrics: list[str] = field(default_factory=lambda: ["test_id/acc", "test_shift/acc"])
+
+    def __post_init__(self) -> None:
+        _require(0 < self.confidence < 1, "confidence", self.confidence, "a level in (0, 1)")
+
+
+@dataclass(frozen=True)
+class Params:
+    """The whole validated ``params.yaml``."""
+
+    profile: str
+    grid: GridParams
+    domains: dict[str, DomainParams]
+    annotator: AnnotatorParams
+    construct: ConstructParams
+    methods: dict[str, dict[str, Any]]
+    train: TrainParams
+    tracking: TrackingParams
+    report: ReportParams
+    profiles: dict[str, dict[str, Any]]
+
+    def method_options(self, name: str) -> dict[str, Any]:
+        return dict(self.methods.get(name) or {})
+
+    def cell(self, domain: str, method: str, seed: int) -> dict[str, Any]:
+        """The resolved params one (domain, method, seed) cell depends on."""
+        return {
+            "experiment": self.grid.experiment, "profile": self.profile, "domain": domain,
+            "method": method, "seed": seed, "data": as_dict(self.domains[domain]),
+            "method_options": self.method_options(method),
+            "construct": as_dict(self.construct), "annotator": as_dict(self.annotator),
+            "train": as_dict(self.train),
+        }
+
+
+# --------------------------------------------------------------------------- conversion
+
+
+def _check_type(value: Any, hint: Any, key: str) -> Any:
+    """Return ``value`` converted to ``hint`` (dataclasses recursively) or raise ConfigError."""
+    origin = get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, key)
+    if origin in (Union, types.UnionType):
+        for option in get_args(hint):
+            try:
+                return _check_type(value, option, key)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{key}: got {value!r}, expected {_name(hint)}")
+    if origin is list:
+        _expect(isinstance(value, list), key, value, _name(hint))
+        (item,) = get_args(hint)
+        return [_check_type(v, item, f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        _expect(isinstance(value, dict), key, value, "a mapping")
+        _, item = get_args(hint)
+        return {k: _check_type(v, item, f"{key}.{k}") for k, v in value.items()}
+    if hint is Any:
+        return value
+    if hint is type(None):
+        _expect(value is None, key, value, "null")
+        return None
+    if hint is float:
+        _expect(isinstance(value, (int, float)) and not isinstance(value, bool), key, value,
+                "a number")
+        return float(value)
+    _expect(isinstance(value, hint) and not (hint is int and isinstance(value, bool)), key,
+            value, _name(hint))
+    return value
+
+
+def _expect(ok: bool, key: str, value: Any, expected: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key}: got {value!r}, expected {expected}")
+
+
+def _name(hint: Any) -> str:
+    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+
+
+def _build(cls: Any, data: Any, key: str) -> Any:
+    """Build dataclass ``cls`` from mapping ``data``: no unknown keys, no missing ones."""
+    _expect(isinstance(data, Mapping), key, data, f"a mapping for {cls.__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(f"{_join(key, unknown[0])}: unknown key; expected one of {sorted(fields)}")
+    kwargs = {}
+    for name, f in fields.items():
+        sub = _join(key, name)
+        if name in data:
+            kwargs[name] = _check_type(data[name], hints[name], sub)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"{sub}: missing; expected {_name(hints[name])}")
+    try:
+        return cls(**kwargs)
+    except ConfigError as err:
+        raise ConfigError(f"{_join(key, str(err))}") from None
+
+
+def _join(prefix: str, key: str) -> str:
+    return f"{prefix}.{key}" if prefix else key
+
+
+def plugin_options(plugin: type, options: Mapping[str, Any], key: str) -> dict[str, Any]:
+    """Check ``options`` against the keyword arguments of ``plugin.__init__``."""
+    sig = inspect.signature(plugin.__init__)
+    hints = typing.get_type_hints(plugin.__init__)
+    accepted = {n: p for n, p in sig.parameters.items() if n != "self"}
+    checked = {}
+    for name, value in options.items():
+        if name not in accepted:
+            raise ConfigError(f"{_join(key, name)}: unknown option of {plugin.__name__}; "
+                              f"expected one of {sorted(accepted)}")
+        checked[name] = _check_type(value, hints.get(name, Any), _join(key, name))
+    return checked
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def parse_params(raw: Mapping[str, Any], source: str = str(PARAMS_FILE)) -> Params:
+    """Validate a raw params mapping, including the plugins it names."""
+    try:
+        params = _build(Params, raw, "")
+        _check_plugins(params)
+    except ConfigError as err:
+        raise ConfigError(f"{source}: {err}") from None
+    return params
+
+
+def _check_plugins(params: Params) -> None:
+    from benchmark.domain import DOMAINS
+    from benchmark.method import METHODS
+    from benchmark.registry import UnknownNameError
+
+    for name in params.grid.domains:
+        _require(name in params.domains, "grid.domains", name,
+                 f"a domain with a section under domains (have {sorted(params.domains)})")
+    for name, dom in params.domains.items():
+        try:
+            DOMAINS.get(dom.source)
+        except UnknownNameError as err:
+            raise ConfigError(f"domains.{name}.source: {err}") from None
+        for opt_source in dom.options:
+            _require(opt_source in DOMAINS, f"domains.{name}.options", opt_source,
+                     f"a registered domain source, one of {DOMAINS.names()}")
+            plugin_options(DOMAINS.get(opt_source), dom.options[opt_source],
+                           f"domains.{name}.options.{opt_source}")
+    for name in set(params.grid.methods) | set(params.methods):
+        try:
+            method = METHODS.get(name)
+        except UnknownNameError as err:
+            raise ConfigError(f"methods: {err}") from None
+        plugin_options(method, params.method_options(name), f"methods.{name}")
+    _check_profiles(params.profiles)
+
+
+def _check_profiles(profiles: Mapping[str, Mapping[str, Any]]) -> None:
+    """All profiles must set the same keys, so switching between them is always reversible."""
+    key_sets = {name: set(_flatten(overlay)) for name, overlay in profiles.items()}
+    union = set().union(*key_sets.values()) if key_sets else set()
+    for name, keys in key_sets.items():
+        missing = sorted(union - keys)
+        _require(not missing, f"profiles.{name}", f"no {missing}",
+                 "the same keys in every profile, so switching profiles is reversible")
+
+
+def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        path = _join(prefix, str(key))
+        if isinstance(value, Mapping) and value:
+            flat.update(_flatten(value, path))
+        else:
+            flat[path] = value
+    return flat
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: params file not found (run from the repository root)")
+    with path.open() as fh:
+        raw = yaml.safe_load(fh)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
+    return raw
+
+
+def load_params(path: str | Path = PARAMS_FILE) -> Params:
+    """Read and validate ``params.yaml``."""
+    return parse_params(read_yaml(path), str(path))
+
+
+def with_profile(raw: Mapping[str, Any], profile: str) -> dict[str, Any]:
+    """``raw`` with the overlay ``profiles[profile]`` merged in and ``profile`` set."""
+    profiles = raw.get("profiles", {})
+    if profile not in profiles:
+        raise ConfigError(f"profile {profile!r} unknown; expected one of {sorted(profiles)}")
+    merged = _deep_merge(dict(raw), profiles[profile])
+    merged["profile"] = profile
+    return merged
+
+
+def _deep_merge(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _deep_merge(dict(out[key]), value)
+        else:
+            out[key] = value
+    return out
+
+
+def as_dict(params: Any) -> dict[str, Any]:
+    """A plain-dict view of a params dataclass (for W&B config and fingerprints)."""
+    return dataclasses.asdict(params)

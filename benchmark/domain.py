@@ -1,0 +1,37 @@
+"""The domain plugin contract and its registry.
+
+A registered *domain source* builds a :class:`~benchmark.data.DomainData` deterministically from
+a seed and the requested split sizes. ``params.yaml`` maps each benchmark domain (``biomedical``,
+``climate``, ``robotics``, ...) to one registered source, so switching a domain from its
+simulator to real data is a params change.
+"""
+
+from __future__ import annotations
+
+import inspect
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from benchmark.data import MODALITIES, DomainData
+from benchmark.registry import Registry
+
+DOMAINS: Registry[type[Domain]] = Registry("domain source", entry_point_group="benchmark.domains")
+
+
+class Domain(ABC):
+    """A source of domain data. ``__init__`` only stores its options (scikit-learn style); the
+    options are the keyword arguments of ``__init__`` and are validated against its signature."""
+
+    modality: ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if inspect.isabstract(cls):
+            return
+        if getattr(cls, "modality", None) not in MODALITIES:
+            raise TypeError(f"domain {cls.__name__} must set modality to one of {MODALITIES}")
+
+    @abstractmethod
+    def build(self, sizes: Mapping[str, int], seed: int) -> DomainData:
+        """Return all six splits; ``sizes`` maps split name to the number of items wanted."""

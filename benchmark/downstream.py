@@ -1,0 +1,143 @@
+"""The fixed downstream recipe: one small network per modality, trained the same way (steps,
+optimiser, schedule, augmentation) whatever dataset a method built; model selection on ``val``.
+
+DataComp's rule — training is fixed, only the data varies — is enforced here by sampling a fixed
+number of optimisation steps with replacement, so a bigger dataset buys no extra compute.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, RandomSampler, TensorDataset
+
+from benchmark.config import TrainParams
+from benchmark.data import Split
+
+
+def build_backbone(modality: str, input_shape: tuple[int, ...], n_classes: int,
+                   width: int) -> nn.Module:
+    """A small CNN (image), 1-D CNN (sequence) or MLP (tabular)."""
+    c = input_shape[0]
+    if modality == "image":
+        return nn.Sequential(
+            _conv(nn.Conv2d, nn.BatchNorm2d, c, width, 3), nn.MaxPool2d(2),
+            _conv(nn.Conv2d, nn.BatchNorm2d, width, 2 * width, 3), nn.MaxPool2d(2),
+            _conv(nn.Conv2d, nn.BatchNorm2d, 2 * width, 2 * width, 3),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2 * width, n_classes),
+        )
+    if modality == "sequence":
+        return nn.Sequential(
+            _conv(nn.Conv1d, nn.BatchNorm1d, c, width, 5), nn.MaxPool1d(2),
+            _conv(nn.Conv1d, nn.BatchNorm1d, width, 2 * width, 5), nn.MaxPool1d(2),
+            _conv(nn.Conv1d, nn.BatchNorm1d, 2 * width, 2 * width, 3),
+            nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(2 * width, n_classes),
+        )
+    if modality == "tabular":
+        hidden = 4 * width
+        return nn.Sequential(
+            nn.Linear(int(np.prod(input_shape)), hidden), nn.ReLU(),
+            nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, n_classes),
+        )
+    raise ValueError(f"unknown modality {modality!r}; expected image, sequence or tabular")
+
+
+def _conv(conv: type, norm: type, cin: int, cout: int, k: int) -> nn.Sequential:
+    return nn.Sequential(conv(cin, cout, k, padding=k // 2), norm(cout), nn.ReLU())
+
+
+def augment(x: torch.Tensor, modality: str) -> torch.Tensor:
+    """Label-preserving noise: flips for images, small Gaussian jitter for every modality."""
+    if modality == "image":
+        flip_h = torch.rand(x.shape[0], 1, 1, 1, device=x.device) < 0.5
+        flip_v = torch.rand(x.shape[0], 1, 1, 1, device=x.device) < 0.5
+        x = torch.where(flip_h, x.flip(-1), x)
+        x = torch.where(flip_v, x.flip(-2), x)
+        return x + 0.02 * torch.randn_like(x)
+    return x + 0.05 * torch.randn_like(x)
+
+
+class Classifier(pl.LightningModule):
+    """The downstream classifier; hyper-parameters are saved so a checkpoint rebuilds itself."""
+
+    def __init__(self, modality: str, input_shape: tuple[int, ...], n_classes: int,
+                 width: int, lr: float, weight_decay: float, max_steps: int,
+                 augment: bool = True) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.net = build_backbone(modality, tuple(input_shape), n_classes, width)
+        self.loss = nn.CrossEntropyLoss()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], _: int) -> torch.Tensor:
+        x, y = batch
+        if self.hparams.augment:
+            x = augment(x, self.hparams.modality)
+        loss = self.loss(self(x), y)
+        self.log("train/loss", loss, on_step=True, on_epoch=False)
+        return loss
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], _: int) -> None:
+        x, y = batch
+        logits = self(x)
+        self.log("val/loss", self.loss(logits, y), on_epoch=True)
+        self.log("val/acc", (logits.argmax(-1) == y).float().mean(), on_epoch=True)
+
+    def configure_optimizers(self) -> Any:
+        opt = torch.optim.AdamW(self.parameters(), lr=self.hparams.lr,
+                                weight_decay=self.hparams.weight_decay)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.hparams.max_steps)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+def _loader(split: Split, batch_size: int, steps: int | None, seed: int) -> DataLoader:
+    ds = TensorDataset(torch.from_numpy(split.x), torch.from_numpy(split.y))
+    if steps is None:
+        return DataLoader(ds, batch_size=batch_size)
+    sampler = RandomSampler(ds, replacement=True, num_samples=steps * batch_size,
+                            generator=torch.Generator().manual_seed(seed))
+    return DataLoader(ds, batch_size=batch_size, sampler=sampler)
+
+
+def fit(train: Split, val: Split, modality: str, n_classes: int, params: TrainParams,
+        seed: int, checkpoint: str | Path, logger: Any = None) -> Classifier:
+    """Train for exactly ``params.max_steps`` steps; keep the checkpoint best on ``val``."""
+    pl.seed_everything(seed, workers=True, verbose=False)
+    model = Classifier(modality, train.x.shape[1:], n_classes, params.width, params.lr,
+                       params.weight_decay, params.max_steps, params.augment)
+    checkpoint = Path(checkpoint)
+    with tempfile.TemporaryDirectory(dir=checkpoint.parent, prefix=".ckpt-") as tmp:
+        best = pl.callbacks.ModelCheckpoint(dirpath=tmp, filename="best", monitor="val/acc",
+                                            mode="max", save_top_k=1)
+        trainer = pl.Trainer(
+            max_steps=params.max_steps, accelerator=params.accelerator, devices=params.devices,
+            logger=logger if logger is not None else False, callbacks=[best],
+            val_check_interval=params.val_every, check_val_every_n_epoch=None,
+            num_sanity_val_steps=0, enable_progress_bar=False, enable_model_summary=False,
+            deterministic=True, log_every_n_steps=min(10, params.max_steps),
+            default_root_dir=tmp,
+        )
+        trainer.fit(model, _loader(train, params.batch_size, params.max_steps, seed),
+                    _loader(val, 512, None, seed))
+        shutil.copyfile(best.best_model_path, Path(tmp) / "copy.ckpt")
+        os.replace(Path(tmp) / "copy.ckpt", checkpoint)
+    return Classifier.load_from_checkpoint(checkpoint, map_location="cpu")
+
+
+@torch.no_grad()
+def predict(model: Classifier, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    """Class predictions for ``x``."""
+    model.eval()
+    out = [model(torch.from_numpy(x[i:i + batch_size])).argmax(-1).numpy()
+           for i in range(0, len(x), batch_size)]
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)

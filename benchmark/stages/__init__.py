@@ -1,0 +1,23 @@
+"""One small command-line entry per DVC stage (``python -m benchmark.stages.<stage>``)."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import Any
+
+
+def cell_args(description: str, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse ``DOMAIN METHOD SEED``, the coordinates of one cell of the grid."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("domain")
+    parser.add_argument("method")
+    parser.add_argument("seed", type=int)
+    return parser.parse_args(argv)
+
+
+def digest(obj: Any) -> str:
+    """A stable hash of a JSON-serialisable object."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()

@@ -1,0 +1,32 @@
+"""``prepare@domain``: build a domain's six splits from its configured source and save them."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+
+from benchmark.config import load_params
+from benchmark.data import save_domain
+from benchmark.domain import DOMAINS
+from benchmark.paths import domain_dir
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("domain")
+    args = parser.parse_args(argv)
+    params = load_params()
+    spec = params.domains[args.domain]
+    start = time.perf_counter()
+    source = DOMAINS.get(spec.source)(**spec.source_options)
+    data = source.build(asdict(spec.sizes), spec.seed)
+    data.name = args.domain
+    data.info.update(source=spec.source, options=spec.source_options, seed=spec.seed,
+                     prepare_seconds=round(time.perf_counter() - start, 3))
+    save_domain(data, domain_dir(args.domain))
+
+
+if __name__ == "__main__":
+    main()

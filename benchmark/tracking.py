@@ -1,0 +1,100 @@
+"""Weights & Biases tracking, offline by default: one run per (domain, method, seed).
+
+Tracking is best-effort on top of the local metrics files: a W&B failure is reported as a
+warning and never loses or blocks a result. The run id joins the cell name and a hash of the
+cell's resolved params, so a rerun with the same params replaces its earlier offline run (only
+the run behind the current results is kept for ``wandb sync``) while a changed configuration
+becomes a new, comparable run.
+"""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from benchmark.paths import WANDB_DIR
+
+
+class Tracker:
+    """Context manager around one W&B run; ``logger`` plugs into Lightning's Trainer."""
+
+    def __init__(self, project: str, mode: str, group: str, name: str, run_id: str,
+                 config: Mapping[str, Any], job_type: str = "train",
+                 entity: str | None = None, tags: Sequence[str] = ()) -> None:
+        self.project, self.mode, self.group, self.name = project, mode, group, name
+        self.run_id, self.config, self.job_type = run_id, dict(config), job_type
+        self.entity, self.tags = entity, list(tags)
+        self.logger: Any = None
+
+    def __enter__(self) -> Tracker:
+        if self.mode == "disabled":
+            return self
+        try:
+            self.logger = self._start()
+        except Exception as err:  # tracking must never cost a result
+            warnings.warn(f"W&B run {self.name} could not start ({err}); continuing without it",
+                          stacklevel=2)
+            self.logger = None
+        return self
+
+    def _start(self) -> Any:
+        import wandb
+        from lightning.pytorch.loggers import WandbLogger
+
+        if self.mode == "offline":
+            _drop_superseded_runs(Path(WANDB_DIR) / "wandb", self.name)
+        logger = WandbLogger(
+            project=self.project, entity=self.entity, name=self.name, id=self.run_id,
+            group=self.group, job_type=self.job_type, tags=self.tags, config=self.config,
+            save_dir=str(WANDB_DIR), mode=self.mode,
+            settings=wandb.Settings(silent=True, x_disable_stats=True, console="off"),
+        )
+        run = logger.experiment
+        run.define_metric("round/index")
+        run.define_metric("round/*", step_metric="round/index")
+        return logger
+
+    def log_rounds(self, rounds: Sequence[Mapping[str, Any]]) -> None:
+        """Per-round construction metrics against their own x-axis ``round/index``."""
+        for entry in rounds:
+            row = {f"round/{k}": v for k, v in entry.items()
+                   if isinstance(v, (int, float)) and k != "round"}
+            self._call(lambda r=row, e=entry: self.logger.experiment.log(
+                {"round/index": e["round"], **r}))
+
+    def log_summary(self, metrics: Mapping[str, float],
+                    tables: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
+        """Final metrics into the run summary; each table (list of rows) as a W&B Table."""
+        def write() -> None:
+            import wandb
+
+            run = self.logger.experiment
+            run.summary.update(dict(metrics))
+            for key, rows in tables.items():
+                columns = list(rows[0]) if rows else []
+                run.log({key: wandb.Table(columns=columns,
+                                          data=[[r[c] for c in columns] for r in rows])})
+        self._call(write)
+
+    def _call(self, fn: Any) -> None:
+        if self.logger is None:
+            return
+        try:
+            fn()
+        except Exception as err:
+            warnings.warn(f"W&B logging failed for {self.name} ({err})", stacklevel=3)
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self.logger is not None:
+            self._call(lambda: self.logger.experiment.finish(exit_code=1 if exc else 0))
+
+
+def _drop_superseded_runs(folder: Path, name: str) -> None:
+    """Remove earlier offline runs of the same cell: their results have been replaced."""
+    for old in folder.glob(f"offline-run-*-{name}--*"):
+        shutil.rmtree(old, ignore_errors=True)
