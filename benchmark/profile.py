@@ -10,6 +10,7 @@ stages whose values changed. Every profile sets the same keys, so switching is r
 from __future__ import annotations
 
 import argparse
+import copy
 from collections.abc import Mapping, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ def apply_profile(name: str, path: str | Path = PARAMS_FILE) -> None:
     """Merge ``profiles[name]`` into ``path`` in place, after validating the result."""
     yaml = YAML()
     yaml.preserve_quotes = True
+    yaml.width = 4096  # keep flow-style lines as written
     path = Path(path)
     doc = yaml.load(path.read_text())
     merged = with_profile(_plain(doc), name)
@@ -38,7 +40,7 @@ def _merge_into(doc: MutableMapping[str, Any], overlay: Mapping[str, Any]) -> No
         if isinstance(value, Mapping) and isinstance(doc.get(key), MutableMapping):
             _merge_into(doc[key], value)
         else:
-            doc[key] = _plain(value)
+            doc[key] = copy.deepcopy(value)
 
 
 def _plain(node: Any) -> Any:

@@ -1,0 +1,43 @@
+"""Shared fixtures: the real params file shrunk to the smoke profile, and a tiny in-memory domain."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmark.config import Params, parse_params, read_yaml, with_profile
+from benchmark.data import SPLITS, DomainData, Split
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def raw_params() -> dict:
+    return read_yaml(REPO / "params.yaml")
+
+
+@pytest.fixture(scope="session")
+def smoke_params(raw_params: dict) -> Params:
+    return parse_params(with_profile(raw_params, "smoke"))
+
+
+def make_domain(n: int = 40, n_classes: int = 3, seed: int = 0) -> DomainData:
+    """A linearly separable tabular domain: class c sits at a distinct corner."""
+    rng = np.random.default_rng(seed)
+    splits = {}
+    for k, name in enumerate(SPLITS):
+        y = rng.integers(0, n_classes, n)
+        x = rng.normal(0, 0.3, (n, 4)).astype(np.float32)
+        x[np.arange(n), y] += 2.0
+        if name == "test_shift":
+            x += 0.8
+        group = (np.arange(n) + k) % 2
+        splits[name] = Split(x, y, group, {"pattern": y * 2 + group})
+    return DomainData("toy", "tabular", [f"c{c}" for c in range(n_classes)], ["g0", "g1"], splits)
+
+
+@pytest.fixture
+def toy_domain() -> DomainData:
+    return make_domain()

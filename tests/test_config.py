@@ -1,0 +1,78 @@
+import copy
+
+import pytest
+
+from benchmark.config import ConfigError, parse_params, with_profile
+from benchmark.profile import apply_profile
+
+
+@pytest.mark.parametrize("profile", ["smoke", "quick", "paper"])
+def test_every_profile_builds(raw_params, profile) -> None:
+    params = parse_params(with_profile(raw_params, profile))
+    assert params.profile == profile
+    assert params.grid.domains == ["biomedical", "climate", "robotics"]
+
+
+def test_paper_profile_has_five_seeds_and_bigger_sizes(raw_params) -> None:
+    paper = parse_params(with_profile(raw_params, "paper"))
+    quick = parse_params(with_profile(raw_params, "quick"))
+    assert len(paper.grid.seeds) == 5
+    assert paper.domains["biomedical"].sizes.pool > quick.domains["biomedical"].sizes.pool
+
+
+def _broken(raw: dict, path: str, value) -> dict:
+    raw = copy.deepcopy(raw)
+    *parents, leaf = path.split(".")
+    node = raw
+    for key in parents:
+        node = node[key]
+    node[leaf] = value
+    return raw
+
+
+@pytest.mark.parametrize("path, value, message", [
+    ("train.max_step", 3, r"train.max_step: unknown key; expected one of \[.*'max_steps'"),
+    ("train.max_steps", "many", r"train.max_steps: got 'many', expected int"),
+    ("train.lr", -1.0, r"train.lr: got -1.0, expected a positive learning rate"),
+    ("construct.rounds", 0, r"construct.rounds: got 0, expected at least 1"),
+    ("annotator.error_rate", 1.5, r"annotator.error_rate: got 1.5, expected a probability"),
+    ("tracking.mode", "cloud", r"tracking.mode: got 'cloud', expected one of"),
+    ("domains.biomedical.source", "nope", r"domains.biomedical.source: unknown domain source"),
+    ("domains.biomedical.sizes.pool", 0, r"domains.biomedical.sizes.pool: got 0"),
+    ("methods.random", {"balance": True}, r"methods.random.balance: unknown option of"),
+    ("methods.random", {"balance_groups": "yes"}, r"methods.random.balance_groups: got 'yes'"),
+    ("grid.methods", ["random", "magic"], r"methods: unknown method 'magic'; valid names"),
+    ("grid.seeds", [0, 0], r"grid.seeds: got \[0, 0\], expected a non-empty list"),
+])
+def test_bad_values_name_key_value_and_expectation(raw_params, path, value, message) -> None:
+    with pytest.raises(ConfigError, match=message) as err:
+        parse_params(_broken(raw_params, path, value), "params.yaml")
+    assert str(err.value).startswith("params.yaml: ")
+
+
+def test_missing_section_is_reported(raw_params) -> None:
+    raw = copy.deepcopy(raw_params)
+    del raw["train"]
+    with pytest.raises(ConfigError, match="train: missing"):
+        parse_params(raw)
+
+
+def test_profiles_must_set_the_same_keys(raw_params) -> None:
+    raw = copy.deepcopy(raw_params)
+    raw["profiles"]["smoke"]["construct"] = {"budget": 1}
+    with pytest.raises(ConfigError, match=r"profiles.smoke.*construct.rounds"):
+        parse_params(raw)
+
+
+def test_apply_profile_is_reversible_and_keeps_comments(tmp_path) -> None:
+    from tests.conftest import REPO
+
+    path = tmp_path / "params.yaml"
+    original = (REPO / "params.yaml").read_text()
+    path.write_text(original)
+    apply_profile("smoke", path)
+    smoked = path.read_text()
+    assert "profile: smoke" in smoked and "# the tests" in smoked
+    assert "budget: 40" in smoked
+    apply_profile("quick", path)
+    assert path.read_text() == original

@@ -1,0 +1,47 @@
+import numpy as np
+import pytest
+
+from benchmark.data import DataFormatError, Split, load_domain, load_split, save_domain
+
+
+def test_round_trip_keeps_every_column(tmp_path, toy_domain) -> None:
+    toy_domain.splits["pool"].meta["site"] = np.array(["a", "b"] * 20)
+    save_domain(toy_domain, tmp_path)
+    back = load_domain(tmp_path)
+    for name, split in toy_domain.splits.items():
+        got = back[name]
+        np.testing.assert_array_equal(got.x, split.x)
+        np.testing.assert_array_equal(got.y, split.y)
+        np.testing.assert_array_equal(got.group, split.group)
+        assert set(got.meta) == set(split.meta)
+    assert back.class_names == toy_domain.class_names and back.modality == "tabular"
+    assert list(back["pool"].meta["site"][:2]) == ["a", "b"]
+
+
+def test_partial_load_reads_only_requested_splits(tmp_path, toy_domain) -> None:
+    save_domain(toy_domain, tmp_path)
+    (tmp_path / "test_shift.npz").unlink()
+    part = load_domain(tmp_path, splits=("seed", "pool"))
+    assert set(part.splits) == {"seed", "pool"}
+
+
+def test_missing_card_names_the_path(tmp_path) -> None:
+    with pytest.raises(FileNotFoundError, match="domain.json"):
+        load_domain(tmp_path)
+
+
+def test_split_file_without_labels_is_rejected(tmp_path) -> None:
+    np.savez(tmp_path / "bad.npz", x=np.zeros((2, 3)), group=np.zeros(2))
+    with pytest.raises(DataFormatError, match=r"bad.npz: array 'y' missing"):
+        load_split(tmp_path / "bad.npz")
+
+
+def test_object_meta_is_rejected_instead_of_pickled(tmp_path, toy_domain) -> None:
+    toy_domain.splits["seed"].meta["bad"] = np.array([{"a": 1}] * 40, dtype=object)
+    with pytest.raises(DataFormatError, match="bad"):
+        save_domain(toy_domain, tmp_path)
+
+
+def test_split_columns_must_align() -> None:
+    with pytest.raises(DataFormatError, match="'y' has 2 rows, x has 3"):
+        Split(np.zeros((3, 2)), np.zeros(2), np.zeros(3))

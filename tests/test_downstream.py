@@ -1,0 +1,51 @@
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from benchmark import downstream
+from benchmark.config import TrainParams
+from benchmark.evaluate import score
+from tests.conftest import make_domain
+
+RECIPE = TrainParams(max_steps=60, batch_size=16, lr=0.01, weight_decay=0.0, val_every=20,
+                     width=8)
+
+
+@pytest.mark.parametrize("modality, shape", [("image", (3, 12, 12)), ("sequence", (3, 32)),
+                                             ("tabular", (7,))])
+def test_backbones_map_inputs_to_class_logits(modality, shape) -> None:
+    net = downstream.build_backbone(modality, shape, 4, width=8)
+    assert net(torch.zeros(5, *shape)).shape == (5, 4)
+
+
+def test_fit_learns_selects_on_val_and_saves_a_checkpoint(tmp_path) -> None:
+    data = make_domain(n=120)
+    model = downstream.fit(data["seed"], data["val"], "tabular", 3, RECIPE, 0, tmp_path / "m.ckpt")
+    assert (tmp_path / "m.ckpt").is_file()
+    assert model.hparams.max_steps == 60
+    metrics, groups = score(lambda x: downstream.predict(model, x), data)
+    assert metrics["test_id/acc"] > 0.8  # chance is 1/3
+    assert {"test_shift/acc_wg", "shift_gap/acc", "val/f1_macro"} <= set(metrics)
+    assert {r["split"] for r in groups} == {"val", "test_id", "test_shift"}
+
+
+def test_same_seed_same_model(tmp_path) -> None:
+    data = make_domain(n=60)
+    recipe = dataclasses.replace(RECIPE, max_steps=20, val_every=10)
+    preds = []
+    for k in range(2):
+        model = downstream.fit(data["seed"], data["val"], "tabular", 3, recipe, 3,
+                               tmp_path / f"{k}.ckpt")
+        preds.append(torch.cat([p.flatten() for p in model.parameters()]))
+    assert torch.equal(preds[0], preds[1])
+
+
+def test_step_count_does_not_depend_on_dataset_size(tmp_path) -> None:
+    small, big = make_domain(n=20), make_domain(n=200)
+    recipe = dataclasses.replace(RECIPE, max_steps=7, val_every=7)
+    for data in (small, big):
+        loader = downstream._loader(data["seed"], recipe.batch_size, recipe.max_steps, 0)
+        assert len(loader) == 7
+    assert np.all(np.isfinite(small["seed"].x))

@@ -1,0 +1,40 @@
+"""dvc.yaml spells the output paths of benchmark/paths.py; keep the two in step."""
+
+import yaml
+
+from benchmark import paths
+from tests.conftest import REPO
+
+
+def _stages() -> dict:
+    return yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+
+
+def _paths(entries) -> list[str]:
+    return [e if isinstance(e, str) else next(iter(e)) for e in entries]
+
+
+def test_output_paths_match_paths_module() -> None:
+    stages = _stages()
+    cell = ("${item.domain}", "${item.method}", "${item.seed}")
+    run = str(paths.run_dir(*cell))
+    assert str(paths.domain_dir("${item}")) in stages["prepare"]["do"]["outs"]
+    construct_outs = _paths(stages["construct"]["outs"])
+    for name in (paths.DATASET, paths.CONSTRUCTION, paths.LEDGER, paths.STATE):
+        assert f"{run}/{name}" in construct_outs
+    assert f"{paths.result_dir(*cell)}/{paths.METRICS}" in _paths(stages["train"]["metrics"])
+    assert f"{run}/{paths.MODEL}" in _paths(stages["train"]["outs"])
+
+
+def test_resume_state_persists_across_reruns() -> None:
+    outs = {next(iter(e)): e[next(iter(e))] for e in _stages()["construct"]["outs"]
+            if isinstance(e, dict)}
+    for name in (paths.LEDGER, paths.STATE):
+        (spec,) = [v for k, v in outs.items() if k.endswith(name)]
+        assert spec["persist"] is True
+
+
+def test_every_stage_module_is_a_dependency_of_its_stage() -> None:
+    for name, stage in _stages().items():
+        body = stage.get("do", stage)
+        assert f"benchmark/stages/{name}.py" in body["deps"], name

@@ -1,0 +1,27 @@
+import pytest
+
+from benchmark.domain import DOMAINS
+from benchmark.method import METHODS
+from benchmark.metrics import METRICS
+from benchmark.registry import Registry, UnknownNameError
+
+
+def test_unknown_name_lists_valid_ones() -> None:
+    reg: Registry[int] = Registry("widget")
+    reg.register("a")(1)
+    reg.register("b")(2)
+    with pytest.raises(UnknownNameError, match=r"unknown widget 'c'; valid names: a, b"):
+        reg.get("c")
+
+
+def test_double_registration_of_another_object_fails() -> None:
+    reg: Registry[int] = Registry("widget")
+    reg.register("a")(1)
+    with pytest.raises(ValueError, match="already registered"):
+        reg.register("a")(2)
+
+
+def test_builtin_plugins_load_through_entry_points() -> None:
+    assert {"cells", "lorenz96", "hopper"} <= set(DOMAINS.names())
+    assert {"seed_only", "random"} <= set(METHODS.names())
+    assert {"acc", "f1_macro", "acc_wg", "acc_gap", "dpd", "eod"} <= set(METRICS.names())
