@@ -5,6 +5,7 @@ import pytest
 
 from benchmark.data import MODALITIES, SPLITS
 from benchmark.domain import DOMAINS
+from domains.realdata import SourceDataMissing
 
 SIZES = {"seed": 24, "pool": 40, "val": 20, "test_id": 20, "test_shift": 20, "reference": 20}
 RANK = {"image": 3, "sequence": 2, "tabular": 1}
@@ -13,7 +14,10 @@ RANK = {"image": 3, "sequence": 2, "tabular": 1}
 @pytest.fixture(scope="module", params=DOMAINS.names())
 def built(request):
     source = DOMAINS.get(request.param)()
-    return request.param, source.build(SIZES, seed=0)
+    try:
+        return request.param, source.build(SIZES, seed=0)
+    except SourceDataMissing as err:  # a real source whose files are not in raw/
+        pytest.skip(str(err))
 
 
 def test_yields_six_well_formed_splits(built) -> None:
