@@ -1,4 +1,4 @@
-"""``random``: passive learning — labels for uniformly random pool items until the budget is spent."""
+"""``random``: passive learning — labels for random pool items until the budget is spent."""
 
 from __future__ import annotations
 

@@ -89,7 +89,8 @@ class AnnotatorParams:
 
     def __post_init__(self) -> None:
         _require(self.cost_label > 0, "cost_label", self.cost_label, "a positive cost")
-        _require(0.0 <= self.error_rate < 1.0, "error_rate", self.error_rate, "a probability in [0, 1)")
+        _require(0.0 <= self.error_rate < 1.0, "error_rate", self.error_rate,
+                 "a probability in [0, 1)")
 
 
 @dataclass(frozen=True)
@@ -117,12 +118,112 @@ class TrainParams:
     augment: bool = True
     accelerator: str = "cpu"
     devices: int = 1
+    threads: int = 1  # torch CPU threads; 1 avoids OpenMP oversubscription on small models
 
     def __post_init__(self) -> None:
-        for key in ("max_steps", "batch_size", "val_every", "width", "devices"):
+        for key in ("max_steps", "batch_size", "val_every", "width", "devices", "threads"):
             _require(getattr(self, key) >= 1, key, getattr(self, key), "a positive integer")
         _require(self.lr > 0, "lr", self.lr, "a positive learning rate")
         _require(self.val_every <= self.max_steps, "val_every", self.val_every, "at most max_steps")
+
+
+@dataclass(frozen=True)
+class ImageEncoderParams:
+    """ViT-MAE specifics: square patch side (pixels) and the share of patches hidden."""
+
+    patch_size: int
+    mask_ratio: float
+
+
+@dataclass(frozen=True)
+class SequenceEncoderParams:
+    """PatchTST specifics: patch length (= stride, time steps) and the share of patches hidden."""
+
+    patch_length: int
+    mask_ratio: float
+
+
+@dataclass(frozen=True)
+class TabularEncoderParams:
+    """Masked-feature autoencoder specifics: the share of features hidden."""
+
+    mask_ratio: float
+
+
+@dataclass(frozen=True)
+class EncoderParams:
+    """Encoder sizes shared by every modality (embedding width, layers, attention heads)."""
+
+    width: int
+    depth: int
+    heads: int
+    image: ImageEncoderParams
+    sequence: SequenceEncoderParams
+    tabular: TabularEncoderParams
+
+    def __post_init__(self) -> None:
+        for key in ("width", "depth", "heads"):
+            _require(getattr(self, key) >= 1, key, getattr(self, key), "a positive integer")
+        _require(self.width % self.heads == 0, "width", self.width, "a multiple of heads")
+        for key in ("image", "sequence", "tabular"):
+            ratio = getattr(self, key).mask_ratio
+            _require(0 < ratio < 1, f"{key}.mask_ratio", ratio, "a share in (0, 1)")
+
+
+@dataclass(frozen=True)
+class PretrainFitParams:
+    """The self-supervised recipe: a fixed number of steps on seed + pool."""
+
+    steps: int
+    batch_size: int
+    lr: float
+    weight_decay: float
+    seed: int = 0
+    embed_batch_size: int = 512
+    accelerator: str = "cpu"
+    devices: int = 1
+    threads: int = 1  # torch CPU threads; 1 avoids OpenMP oversubscription on small models
+
+    def __post_init__(self) -> None:
+        for key in ("steps", "batch_size", "embed_batch_size", "devices", "threads"):
+            _require(getattr(self, key) >= 1, key, getattr(self, key), "a positive integer")
+        _require(self.lr > 0, "lr", self.lr, "a positive learning rate")
+
+
+@dataclass(frozen=True)
+class PretrainParams:
+    """``pretrain@domain``: encoder sizes, the recipe, and per domain an optional local folder
+    (``save_pretrained`` layout) loaded instead of pretraining.
+    """
+
+    model: EncoderParams
+    fit: PretrainFitParams
+    weights: dict[str, str | None]
+
+
+@dataclass(frozen=True)
+class PatternsParams:
+    """``patterns@domain``: how the latent space is clustered and how discovery is scored."""
+
+    k: int
+    top: int
+    algorithm: str = "kmeans"
+    components: int = 32
+    covariance: str = "full"
+    committee: int = 5
+    rare_ratio: float = 0.5
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _require(self.k >= 2, "k", self.k, "at least 2 clusters")
+        _require(1 <= self.top < self.k, "top", self.top, f"between 1 and k - 1 = {self.k - 1}")
+        _require(self.algorithm in ("kmeans", "gmm"), "algorithm", self.algorithm,
+                 "one of 'kmeans', 'gmm'")
+        _require(self.covariance in ("full", "tied", "diag", "spherical"), "covariance",
+                 self.covariance, "a GaussianMixture covariance_type")
+        _require(self.components >= 2, "components", self.components, "at least 2")
+        _require(self.committee >= 1, "committee", self.committee, "at least 1 member")
+        _require(0 < self.rare_ratio <= 1, "rare_ratio", self.rare_ratio, "a ratio in (0, 1]")
 
 
 @dataclass(frozen=True)
@@ -161,6 +262,8 @@ class Params:
     construct: ConstructParams
     methods: dict[str, dict[str, Any]]
     train: TrainParams
+    pretrain: PretrainParams
+    patterns: PatternsParams
     tracking: TrackingParams
     report: ReportParams
     profiles: dict[str, dict[str, Any]]
@@ -232,7 +335,8 @@ def _build(cls: Any, data: Any, key: str) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
     if unknown:
-        raise ConfigError(f"{_join(key, unknown[0])}: unknown key; expected one of {sorted(fields)}")
+        raise ConfigError(f"{_join(key, unknown[0])}: unknown key; "
+                          f"expected one of {sorted(fields)}")
     kwargs = {}
     for name, f in fields.items():
         sub = _join(key, name)
@@ -272,6 +376,7 @@ def parse_params(raw: Mapping[str, Any], source: str = str(PARAMS_FILE)) -> Para
     try:
         params = _build(Params, raw, "")
         _check_plugins(params)
+        _check_weights(params)
     except ConfigError as err:
         raise ConfigError(f"{source}: {err}") from None
     return params
@@ -302,6 +407,15 @@ def _check_plugins(params: Params) -> None:
             raise ConfigError(f"methods: {err}") from None
         plugin_options(method, params.method_options(name), f"methods.{name}")
     _check_profiles(params.profiles)
+
+
+def _check_weights(params: Params) -> None:
+    """Every domain names its encoder weights (null = pretrain in the pipeline), because each
+    ``pretrain@domain`` stage depends on exactly its own entry.
+    """
+    weights = params.pretrain.weights
+    _require(set(weights) == set(params.domains), "pretrain.weights", sorted(weights),
+             f"one entry per domain, {sorted(params.domains)} (null to pretrain here)")
 
 
 def _check_profiles(profiles: Mapping[str, Mapping[str, Any]]) -> None:

@@ -1,5 +1,6 @@
 """The data model: a domain's named splits, each an ``(x, y, group, meta)`` table, and their
-on-disk format (one ``.npz`` per split plus ``domain.json``; no pickles anywhere)."""
+on-disk format (one ``.npz`` per split plus ``domain.json``; no pickles anywhere).
+"""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ class DataFormatError(ValueError):
 @dataclass
 class Split:
     """One split: inputs ``x`` (float32), labels ``y`` and fairness ``group`` (int64, one per
-    item) and ``meta`` columns (one array per key, one entry per item)."""
+    item) and ``meta`` columns (one array per key, one entry per item).
+    """
 
     x: np.ndarray
     y: np.ndarray

@@ -113,6 +113,7 @@ def fit(train: Split, val: Split, modality: str, n_classes: int, params: TrainPa
         seed: int, checkpoint: str | Path, logger: Any = None) -> Classifier:
     """Train for exactly ``params.max_steps`` steps; keep the checkpoint best on ``val``."""
     pl.seed_everything(seed, workers=True, verbose=False)
+    torch.set_num_threads(params.threads)
     model = Classifier(modality, train.x.shape[1:], n_classes, params.width, params.lr,
                        params.weight_decay, params.max_steps, params.augment)
     checkpoint = Path(checkpoint)

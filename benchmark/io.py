@@ -1,5 +1,6 @@
 """Atomic file writes: every artifact is written to a temp file in the same folder and renamed,
-so a crash never leaves a half-written file behind."""
+so a crash never leaves a half-written file behind.
+"""
 
 from __future__ import annotations
 

@@ -68,7 +68,8 @@ class Method(ABC):
     @abstractmethod
     def select(self, cands: Candidates, ctx: RoundContext) -> np.ndarray:
         """Indices into ``cands`` for the human to annotate, most wanted first; the loop stops
-        sending them once the round's budget is spent."""
+        sending them once the round's budget is spent.
+        """
 
     def incorporate(self, ctx: RoundContext, cands: Candidates,
                     feedback: list[Annotation]) -> Split:

@@ -9,12 +9,45 @@ DATA = Path("data")
 RUNS = Path("runs")
 RESULTS = Path("results")
 REPORTS = Path("reports")
+MODELS = Path("models")
+EMBEDDINGS = Path("embeddings")
+PATTERN_REPORTS = REPORTS / "patterns"
 WANDB_DIR = Path(".")  # W&B writes its offline runs under ./wandb/
 
 
 def domain_dir(domain: str) -> Path:
     """Prepared splits of one domain (``prepare`` stage)."""
     return DATA / domain
+
+
+def encoder_dir(domain: str) -> Path:
+    """The domain's encoder, a ``save_pretrained`` folder (``pretrain`` stage)."""
+    return MODELS / domain / "encoder"
+
+
+def pretrain_summary(domain: str) -> Path:
+    """Pretraining losses and seconds (DVC metrics)."""
+    return MODELS / domain / "pretrain.json"
+
+
+def embeddings_dir(domain: str) -> Path:
+    """Cached embeddings of every split, shared by every method (``pretrain`` stage)."""
+    return EMBEDDINGS / domain
+
+
+def embeddings_file(domain: str, encoder: str) -> Path:
+    """One ``.npz`` per encoder (``PRETRAINED`` or ``RANDOM_INIT``), one array per split."""
+    return embeddings_dir(domain) / f"{encoder}.npz"
+
+
+def pattern_report(domain: str) -> Path:
+    """Clusters, deficit, weakness and discovery scores of one domain (DVC metrics)."""
+    return PATTERN_REPORTS / f"{domain}.json"
+
+
+def pattern_map(domain: str) -> Path:
+    """The 2-D map of the clusters coloured by deficit (DVC plot)."""
+    return PATTERN_REPORTS / f"{domain}.png"
 
 
 def cell_name(domain: str, method: str, seed: int) -> str:
@@ -38,3 +71,5 @@ CONSTRUCTION = "construction.json"
 MODEL = "model.ckpt"
 METRICS = "metrics.json"
 GROUPS = "groups.csv"
+PRETRAINED = "pretrained"
+RANDOM_INIT = "random_init"

@@ -20,51 +20,59 @@ from benchmark.paths import WANDB_DIR
 
 
 class Tracker:
-    """Context manager around one W&B run; ``logger`` plugs into Lightning's Trainer."""
+    """Context manager around one W&B run; ``logger`` plugs into Lightning's Trainer.
+
+    Stages without a Trainer pass ``lightning=False`` and skip importing Lightning (seconds).
+    """
 
     def __init__(self, project: str, mode: str, group: str, name: str, run_id: str,
                  config: Mapping[str, Any], job_type: str = "train",
-                 entity: str | None = None, tags: Sequence[str] = ()) -> None:
+                 entity: str | None = None, tags: Sequence[str] = (),
+                 lightning: bool = True) -> None:
         self.project, self.mode, self.group, self.name = project, mode, group, name
         self.run_id, self.config, self.job_type = run_id, dict(config), job_type
-        self.entity, self.tags = entity, list(tags)
+        self.entity, self.tags, self.lightning = entity, list(tags), lightning
         self.logger: Any = None
+        self.run: Any = None
 
     def __enter__(self) -> Tracker:
         if self.mode == "disabled":
             return self
         try:
-            self.logger = self._start()
+            self._start()
         except Exception as err:  # tracking must never cost a result
             warnings.warn(f"W&B run {self.name} could not start ({err}); continuing without it",
                           stacklevel=2)
-            self.logger = None
+            self.logger = self.run = None
         return self
 
-    def _start(self) -> Any:
+    def _start(self) -> None:
         import wandb
-        from lightning.pytorch.loggers import WandbLogger
 
         if self.mode == "offline":
             _drop_superseded_runs(Path(WANDB_DIR) / "wandb", self.name)
-        logger = WandbLogger(
+        init = dict(
             project=self.project, entity=self.entity, name=self.name, id=self.run_id,
             group=self.group, job_type=self.job_type, tags=self.tags, config=self.config,
-            save_dir=str(WANDB_DIR), mode=self.mode,
+            mode=self.mode,
             settings=wandb.Settings(silent=True, x_disable_stats=True, console="off"),
         )
-        run = logger.experiment
-        run.define_metric("round/index")
-        run.define_metric("round/*", step_metric="round/index")
-        return logger
+        if self.lightning:
+            from lightning.pytorch.loggers import WandbLogger
+
+            self.logger = WandbLogger(save_dir=str(WANDB_DIR), **init)
+            self.run = self.logger.experiment
+        else:
+            self.run = wandb.init(dir=str(WANDB_DIR), **init)
+        self.run.define_metric("round/index")
+        self.run.define_metric("round/*", step_metric="round/index")
 
     def log_rounds(self, rounds: Sequence[Mapping[str, Any]]) -> None:
         """Per-round construction metrics against their own x-axis ``round/index``."""
         for entry in rounds:
             row = {f"round/{k}": v for k, v in entry.items()
                    if isinstance(v, (int, float)) and k != "round"}
-            self._call(lambda r=row, e=entry: self.logger.experiment.log(
-                {"round/index": e["round"], **r}))
+            self._call(lambda r=row, e=entry: self.run.log({"round/index": e["round"], **r}))
 
     def log_summary(self, metrics: Mapping[str, float],
                     tables: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
@@ -72,7 +80,7 @@ class Tracker:
         def write() -> None:
             import wandb
 
-            run = self.logger.experiment
+            run = self.run
             run.summary.update(dict(metrics))
             for key, rows in tables.items():
                 columns = list(rows[0]) if rows else []
@@ -80,8 +88,16 @@ class Tracker:
                                           data=[[r[c] for c in columns] for r in rows])})
         self._call(write)
 
+    def log_image(self, key: str, path: str | Path) -> None:
+        """An image file (a chart the stage wrote) under ``key``."""
+        def write() -> None:
+            import wandb
+
+            self.run.log({key: wandb.Image(str(path))})
+        self._call(write)
+
     def _call(self, fn: Any) -> None:
-        if self.logger is None:
+        if self.run is None:
             return
         try:
             fn()
@@ -90,8 +106,8 @@ class Tracker:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        if self.logger is not None:
-            self._call(lambda: self.logger.experiment.finish(exit_code=1 if exc else 0))
+        if self.run is not None:
+            self._call(lambda: self.run.finish(exit_code=1 if exc else 0))
 
 
 def _drop_superseded_runs(folder: Path, name: str) -> None:

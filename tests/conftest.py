@@ -1,4 +1,4 @@
-"""Shared fixtures: the real params file shrunk to the smoke profile, and a tiny in-memory domain."""
+"""Shared fixtures: the real params shrunk to the smoke profile, and a tiny in-memory domain."""
 
 from __future__ import annotations
 

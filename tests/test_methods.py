@@ -83,7 +83,8 @@ def test_killed_run_resumes_without_losing_or_rebuying(toy_domain, tmp_path) -> 
             _run(toy_domain, "random", tmp_path / "killed")
     finally:
         SimulatedAnnotator.label = real
-    bought_before = [a.item for a in Ledger(tmp_path / "killed/ledger.jsonl", "random-12.0-0").entries]
+    killed = Ledger(tmp_path / "killed/ledger.jsonl", "random-12.0-0")
+    bought_before = [a.item for a in killed.entries]
     resumed, ledger = _run(toy_domain, "random", tmp_path / "killed")
     items = [a.item for a in ledger.entries]
     assert items[: len(bought_before)] == bought_before  # nothing lost

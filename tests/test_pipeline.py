@@ -1,46 +1,22 @@
 """The real pipeline end to end: `dvc repro` of the smoke profile in a temporary copy."""
 
 import json
-import os
-import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import REPO
+from tests.workspace import copy_project
+from tests.workspace import ran as _ran
+from tests.workspace import sh as _sh
 
 pytestmark = pytest.mark.slow
-
-
-def _sh(cmd: list[str], cwd: Path) -> str:
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "WANDB_MODE": "offline"}
-    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
-    assert done.returncode == 0, f"{' '.join(cmd)} failed:\n{done.stdout}\n{done.stderr}"
-    return done.stdout + done.stderr
-
-
-def _ran(log: str) -> set[str]:
-    return set(re.findall(r"Running stage '([^']+)'", log))
 
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory) -> Path:
     """A git + DVC copy of the project's files with the smoke profile applied."""
-    dest = tmp_path_factory.mktemp("pipeline")
-    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-                           cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
-    for rel in files:
-        if (REPO / rel).is_file():
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / rel, dest / rel)
-    _sh(["python", "-m", "benchmark.profile", "smoke"], dest)
-    _sh(["git", "init", "-q"], dest)
-    _sh(["git", "add", "-A"], dest)
-    _sh(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "smoke"], dest)
-    return dest
+    return copy_project(tmp_path_factory.mktemp("pipeline"), "smoke")
 
 
 @pytest.fixture(scope="module")
@@ -60,18 +36,40 @@ def test_repro_reports_every_domain_and_method(workspace, first_run) -> None:
         for method in grid["methods"]:
             assert f"| {method} | 1 |" in section
     cells = len(grid["domains"]) * len(grid["methods"]) * len(grid["seeds"])
-    assert len(_ran(first_run)) == len(grid["domains"]) + 2 * cells + 1
+    per_domain = {"prepare", "pretrain", "patterns"}
+    assert len(_ran(first_run)) == len(per_domain) * len(grid["domains"]) + 2 * cells + 1
     assert (workspace / "reports/robustness.png").read_bytes()[:4] == b"\x89PNG"
     metrics = json.loads((workspace / "results/climate/random/seed0/metrics.json").read_text())
     assert metrics["cost/annotation"] == 40.0 and metrics["dataset/size"] == 100.0
     assert 0.0 <= metrics["test_shift/acc_wg"] <= metrics["test_shift/acc"] <= 1.0
 
 
+def test_pattern_report_per_domain(workspace, first_run) -> None:
+    for domain in _grid(workspace)["domains"]:
+        report = json.loads((workspace / f"reports/patterns/{domain}.json").read_text())
+        assert set(report["scores"]) == {"pretrained", "random_init", "raw"}
+        for scores in report["scores"].values():
+            assert 0.0 <= scores["probe_acc"] <= 1.0
+            assert -1.0 <= scores["kmeans"]["ami"] <= 1.0
+        assert abs(sum(row["deficit"] for row in report["clusters"])) < 1e-4
+        png = workspace / f"reports/patterns/{domain}.png"
+        assert png.read_bytes()[:4] == b"\x89PNG"
+        assert (workspace / f"models/{domain}/encoder/config.json").is_file()
+
+
+def _cell_runs(workspace: Path, grid: dict) -> list[str]:
+    runs = [p.name for p in (workspace / "wandb").glob("offline-run-*")]
+    return [r for r in runs if any(f"-{m}-seed" in r for m in grid["methods"])]
+
+
 def test_one_offline_wandb_run_per_cell(workspace, first_run) -> None:
     grid = _grid(workspace)
-    runs = sorted(p.name for p in (workspace / "wandb").glob("offline-run-*"))
+    runs = _cell_runs(workspace, grid)
     assert len(runs) == len(grid["domains"]) * len(grid["methods"]) * len(grid["seeds"])
     assert any("biomedical-random-seed0" in r for r in runs)
+    names = [p.name for p in (workspace / "wandb").glob("offline-run-*")]
+    for domain in grid["domains"]:
+        assert sum(f"-{domain}-patterns--" in r for r in names) == 1
 
 
 def test_unchanged_repro_is_a_no_op(workspace, first_run) -> None:
@@ -87,5 +85,5 @@ def test_method_param_change_reruns_only_that_method(workspace, first_run) -> No
     expected = {f"{stage}@{d}-random-{s}" for stage in ("construct", "train")
                 for d in grid["domains"] for s in grid["seeds"]} | {"report"}
     assert ran == expected
-    runs = list((workspace / "wandb").glob("offline-run-*"))
+    runs = _cell_runs(workspace, grid)
     assert len(runs) == len(grid["domains"]) * len(grid["methods"]) * len(grid["seeds"])

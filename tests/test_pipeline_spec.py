@@ -38,3 +38,20 @@ def test_every_stage_module_is_a_dependency_of_its_stage() -> None:
     for name, stage in _stages().items():
         body = stage.get("do", stage)
         assert f"benchmark/stages/{name}.py" in body["deps"], name
+
+
+def test_encoder_and_pattern_paths_match_paths_module() -> None:
+    stages = _stages()
+    pretrain, patterns = stages["pretrain"]["do"], stages["patterns"]["do"]
+    domain = "${item}"
+    assert {str(paths.encoder_dir(domain)), str(paths.embeddings_dir(domain))} <= set(
+        _paths(pretrain["outs"]))
+    assert str(paths.pretrain_summary(domain)) in _paths(pretrain["metrics"])
+    assert str(paths.embeddings_dir(domain)) in patterns["deps"]
+    assert str(paths.pattern_report(domain)) in _paths(patterns["metrics"])
+    assert str(paths.pattern_map(domain)) in _paths(patterns["plots"])
+
+
+def test_each_pretrain_stage_depends_only_on_its_own_weights() -> None:
+    params = _stages()["pretrain"]["do"]["params"]
+    assert "pretrain.weights.${item}" in params and "pretrain" not in params

@@ -16,8 +16,17 @@ from typing import Any
 from benchmark.config import load_params
 from benchmark.data import load_domain, load_split
 from benchmark.io import atomic_write_json, atomic_write_text
-from benchmark.paths import (CONSTRUCTION, DATASET, GROUPS, METRICS, MODEL, cell_name,
-                             domain_dir, result_dir, run_dir)
+from benchmark.paths import (
+    CONSTRUCTION,
+    DATASET,
+    GROUPS,
+    METRICS,
+    MODEL,
+    cell_name,
+    domain_dir,
+    result_dir,
+    run_dir,
+)
 from benchmark.stages import cell_args, digest
 
 

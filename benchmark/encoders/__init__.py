@@ -1,0 +1,119 @@
+"""The foundation model: one ``transformers`` encoder per modality, built from a config (never
+downloaded), pretrained self-supervised in the pipeline and stored with ``save_pretrained``.
+
+    model = build("image", (3, 16, 16), params.pretrain.model, seed=0)   # pretraining model
+    save(model, folder)                                                   # save_pretrained
+    encoder = load("image", folder)                                       # encoder, no masking
+    z = embed("image", encoder, x)                                        # (n, dim) float32
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import PreTrainedModel
+from transformers.utils import logging as hf_logging
+
+from benchmark.config import EncoderParams
+from benchmark.encoders.base import EncoderFamily
+from benchmark.encoders.image import ImageMAE
+from benchmark.encoders.sequence import SequenceMAE
+from benchmark.encoders.tabular import TabularMAE
+
+FAMILIES: dict[str, EncoderFamily] = {
+    "image": ImageMAE(), "sequence": SequenceMAE(), "tabular": TabularMAE(),
+}
+
+
+def family(modality: str) -> EncoderFamily:
+    """The encoder family of a modality (a clear error for an unknown one)."""
+    if modality not in FAMILIES:
+        raise ValueError(f"no encoder for modality {modality!r}; "
+                         f"expected one of {sorted(FAMILIES)}")
+    return FAMILIES[modality]
+
+
+def build(modality: str, input_shape: tuple[int, ...], params: EncoderParams,
+          seed: int) -> PreTrainedModel:
+    """A freshly initialised pretraining model (encoder + reconstruction head)."""
+    fam = family(modality)
+    torch.manual_seed(seed)
+    return fam.pretraining_class(fam.config(tuple(input_shape), params))
+
+
+def random_like(encoder: PreTrainedModel, seed: int) -> PreTrainedModel:
+    """The same architecture and config, untrained: the baseline that measures what
+    pretraining adds.
+    """
+    torch.manual_seed(seed)
+    return type(encoder)(copy.deepcopy(encoder.config)).eval()
+
+
+def save(model: PreTrainedModel, folder: str | Path) -> None:
+    """``save_pretrained`` into a sibling temp folder, then swap it in: never half a model."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
+    try:
+        with quiet():
+            model.save_pretrained(tmp)
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(tmp, folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def load(modality: str, path: str | Path,
+         input_shape: tuple[int, ...] | None = None) -> PreTrainedModel:
+    """The encoder of a local ``save_pretrained`` folder (pretraining or encoder checkpoint),
+    set up for embedding; ``input_shape`` checks it fits the domain's items.
+    """
+    fam = family(modality)
+    path = Path(path)
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(f"{path}: not a save_pretrained folder (no config.json)")
+    with quiet():
+        encoder, info = fam.encoder_class.from_pretrained(path, output_loading_info=True,
+                                                          **fam.inference)
+    if info["missing_keys"]:
+        raise ValueError(f"{path}: the checkpoint lacks encoder weights "
+                         f"{sorted(info['missing_keys'])[:5]}")
+    if input_shape is not None and fam.input_shape(encoder.config) != tuple(input_shape):
+        raise ValueError(f"{path}: encoder takes inputs of shape "
+                         f"{fam.input_shape(encoder.config)}, the domain has {tuple(input_shape)}")
+    return encoder.eval()
+
+
+@contextmanager
+def quiet() -> Iterator[None]:
+    """Silence ``transformers`` progress bars and its report of the reconstruction head's
+    weights, which the encoder rightly leaves out; missing weights are checked explicitly.
+    """
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+@torch.no_grad()
+def embed(modality: str, encoder: PreTrainedModel, x: np.ndarray,
+          batch_size: int = 512) -> np.ndarray:
+    """Embeddings of ``x`` in batches, float32 ``(n, dim)``."""
+    fam = family(modality)
+    encoder.eval()
+    parts = [fam.pool(encoder, torch.from_numpy(np.ascontiguousarray(x[i:i + batch_size])))
+             for i in range(0, len(x), batch_size)]
+    return torch.cat(parts).numpy().astype(np.float32)

@@ -1,0 +1,215 @@
+"""``patterns@domain``: cluster the pretrained embeddings of seed (D) + pool, measure each
+cluster's deficit and weakness, and score the discovery against the simulator's true patterns.
+
+The pattern table comes from the pretrained encoder and ``patterns.algorithm``. Discovery scores
+(AMI, rare-pattern recall in the top-deficit clusters, for k-means and the Gaussian mixture) and
+a linear probe (fitted on seed, scored on val) are reported for the pretrained encoder beside two
+baselines: the same encoder untrained, and the raw inputs. Outputs: the report (DVC metrics), a
+2-D map of the clusters coloured by deficit (DVC plot), and a W&B run ``<domain>-patterns``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import math
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from benchmark import patterns as pt
+from benchmark.config import PatternsParams, as_dict, load_params
+from benchmark.data import DomainData, load_domain
+from benchmark.io import atomic_write, atomic_write_json
+from benchmark.paths import (
+    PRETRAINED,
+    RANDOM_INIT,
+    domain_dir,
+    embeddings_file,
+    pattern_map,
+    pattern_report,
+)
+from benchmark.stages import digest
+
+RAW = "raw"
+_SPLITS = ("seed", "pool", "val")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("domain")
+    args = parser.parse_args(argv)
+    params = load_params()
+    cfg = params.patterns
+    start = time.perf_counter()
+    data = load_domain(domain_dir(args.domain), splits=_SPLITS)
+    features = {name: _embeddings(args.domain, name) for name in (PRETRAINED, RANDOM_INIT)}
+    features[RAW] = {s: data[s].x.reshape(len(data[s]), -1) for s in _SPLITS}
+    rare = _rare(data, cfg)
+    fits = {name: {alg: pt.discover(z["seed"], z["pool"], cfg.k, cfg.seed, alg, cfg.components,
+                                    cfg.covariance) for alg in pt.ALGORITHMS}
+            for name, z in features.items()}
+    primary = fits[PRETRAINED][cfg.algorithm]
+    report = {
+        "k": cfg.k, "algorithm": cfg.algorithm, "top": cfg.top, "rare_ratio": cfg.rare_ratio,
+        "rare_patterns": [data.pattern_names[p] for p in rare] if rare is not None else None,
+        "scores": {name: _scores(z, data, fits[name], rare, cfg) for name, z in features.items()},
+        "clusters": cluster_table(primary, features[PRETRAINED], data, cfg),
+    }
+    report["compute/patterns_s"] = round(time.perf_counter() - start, 3)
+    atomic_write_json(pattern_report(args.domain), _clean(report))
+    plot_map(primary, features[PRETRAINED], data, rare, args.domain)
+    _track(params, args.domain, report)
+
+
+def _embeddings(domain: str, encoder: str) -> dict[str, np.ndarray]:
+    with np.load(embeddings_file(domain, encoder), allow_pickle=False) as npz:
+        return {s: npz[s] for s in _SPLITS}
+
+
+def _has_truth(data: DomainData) -> bool:
+    return bool(data.pattern_names) and all("pattern" in data[s].meta for s in _SPLITS)
+
+
+def _rare(data: DomainData, cfg: PatternsParams) -> np.ndarray | None:
+    """The rare true patterns, or None for a source that records no patterns."""
+    if not _has_truth(data):
+        return None
+    return pt.rare_patterns(data["seed"].meta["pattern"], data["pool"].meta["pattern"],
+                            len(data.pattern_names), cfg.rare_ratio)
+
+
+def _scores(z: Mapping[str, np.ndarray], data: DomainData, fits: Mapping[str, pt.Patterns],
+            rare: np.ndarray | None, cfg: PatternsParams) -> dict[str, Any]:
+    """Linear probe (seed -> val) and, where true patterns exist, discovery per algorithm."""
+    out: dict[str, Any] = {"probe_acc": pt.linear_probe(z["seed"], data["seed"].y, z["val"],
+                                                        data["val"].y, cfg.seed)}
+    if rare is None:
+        return out
+    for alg, found in fits.items():
+        pool_labels = found.assign(z["pool"])
+        gaps = pt.deficit(found.assign(z["seed"]), pool_labels, cfg.k)
+        out[alg] = pt.discovery_scores(pool_labels, data["pool"].meta["pattern"], rare, gaps,
+                                       cfg.top)
+    return out
+
+
+def cluster_table(found: pt.Patterns, z: Mapping[str, np.ndarray], data: DomainData,
+                  cfg: PatternsParams) -> list[dict[str, Any]]:
+    """One row per cluster: counts and shares in seed (D) and pool, deficit, weakness on val and,
+    where known, the cluster's most common true pattern; rows sorted by deficit.
+    """
+    labels = {s: found.assign(z[s]) for s in _SPLITS}
+    gaps = pt.deficit(labels["seed"], labels["pool"], cfg.k)
+    proba = pt.committee_proba(z["seed"], data["seed"].y, z["val"], data.n_classes,
+                               cfg.committee, cfg.seed)
+    weak = pt.weakness(labels["val"], data["val"].y, proba, cfg.k)
+    share_d, share_pool = pt.shares(labels["seed"], cfg.k), pt.shares(labels["pool"], cfg.k)
+    rows = []
+    for c in np.argsort(-gaps, kind="stable"):
+        row = {"cluster": int(c), "n_seed": int((labels["seed"] == c).sum()),
+               "n_pool": int((labels["pool"] == c).sum()), "share_seed": share_d[c],
+               "share_pool": share_pool[c], "deficit": gaps[c], "n_val": int(weak.count[c]),
+               "val_error": weak.error[c], "val_entropy": weak.entropy[c]}
+        if _has_truth(data):
+            row.update(_majority(data, labels["pool"] == c))
+        rows.append(row)
+    return rows
+
+
+def _majority(data: DomainData, members: np.ndarray) -> dict[str, Any]:
+    found = data["pool"].meta["pattern"][members]
+    if len(found) == 0:
+        return {"top_pattern": None, "top_pattern_share": None}
+    values, counts = np.unique(found, return_counts=True)
+    return {"top_pattern": data.pattern_names[values[counts.argmax()]],
+            "top_pattern_share": counts.max() / len(found)}
+
+
+def plot_map(found: pt.Patterns, z: Mapping[str, np.ndarray], data: DomainData,
+             rare: np.ndarray | None, domain: str) -> None:
+    """Pool items on the first two principal components, coloured by their cluster's deficit
+    (red: under-represented in D), with the seed items; a second panel marks the rare true
+    patterns, so the two can be compared by eye.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = found.assign(z["pool"])
+    gaps = pt.deficit(found.assign(z["seed"]), labels, found.k)
+    xy, xy_seed = found.project(z["pool"]), found.project(z["seed"])
+    panels = 1 if rare is None else 2
+    fig, axes = plt.subplots(1, panels, figsize=(6.5 * panels, 5.5), squeeze=False)
+    span = max(float(np.abs(gaps).max()), 1e-9)
+    dots = axes[0, 0].scatter(*xy.T, c=gaps[labels], cmap="RdBu_r", vmin=-span, vmax=span, s=6)
+    axes[0, 0].scatter(*xy_seed.T, c="k", marker="x", s=10, linewidths=0.6, label="seed (D)")
+    for c in range(found.k):
+        if (labels == c).any():
+            axes[0, 0].annotate(str(c), xy[labels == c].mean(axis=0), fontsize=8, weight="bold")
+    fig.colorbar(dots, ax=axes[0, 0], label="deficit = pool share - D share")
+    axes[0, 0].set_title(f"{domain}: {found.k} clusters of the pretrained embeddings")
+    axes[0, 0].legend(loc="best", fontsize=8)
+    if rare is not None:
+        is_rare = np.isin(data["pool"].meta["pattern"], rare)
+        axes[0, 1].scatter(*xy[~is_rare].T, c="0.75", s=6, label="common pattern")
+        axes[0, 1].scatter(*xy[is_rare].T, c="tab:red", s=8, label="rare pattern (truth)")
+        axes[0, 1].set_title("pool items by true pattern")
+        axes[0, 1].legend(loc="best", fontsize=8)
+    for ax in axes.ravel():
+        ax.set_xlabel("PC 1")
+        ax.set_ylabel("PC 2")
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fig)
+    atomic_write(pattern_map(domain), lambda fh: fh.write(buffer.getvalue()))
+
+
+def _clean(obj: Any) -> Any:
+    """JSON-safe: numpy scalars to Python, NaN to null."""
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return None if math.isnan(obj) else round(float(obj), 6)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
+
+
+def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
+    flat: dict[str, float] = {}
+    for key, value in tree.items():
+        path = f"{prefix}/{key}" if prefix else key
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, path))
+        elif isinstance(value, (int, float)):
+            flat[path] = value
+    return flat
+
+
+def _track(params: Any, domain: str, report: dict[str, Any]) -> None:
+    """The report in a W&B run ``<domain>-patterns``: scores in the summary, the cluster table
+    and the map.
+    """
+    from benchmark.tracking import Tracker
+
+    name = f"{domain}-patterns"
+    config = {"domain": domain, "profile": params.profile, "patterns": as_dict(params.patterns),
+              "pretrain": as_dict(params.pretrain)}
+    with Tracker(params.tracking.project, params.tracking.mode, params.grid.experiment, name,
+                 f"{name}--{digest(config)[:8]}", config, job_type="patterns",
+                 entity=params.tracking.entity, tags=[domain, "patterns"],
+                 lightning=False) as tracker:
+        clean = _clean(report)
+        tracker.log_summary(_flatten(clean["scores"]), {"clusters": clean["clusters"]})
+        tracker.log_image("patterns/map", pattern_map(domain))
+
+
+if __name__ == "__main__":
+    main()

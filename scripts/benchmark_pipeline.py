@@ -1,0 +1,76 @@
+"""Time the pipeline: `dvc repro` of a profile in a fresh clone, per stage, then a no-op repro.
+
+    python scripts/benchmark_pipeline.py [--profile quick] [--keep]
+
+Prints one line per stage (wall seconds, including process start-up and imports), the total,
+and the time of an unchanged `dvc repro`. Stage times come from the moments DVC announces each
+stage, so they are what a user waits for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "DVC_NO_ANALYTICS": "1", "WANDB_MODE": "offline"}
+
+
+def timed_repro(cwd: Path) -> tuple[list[tuple[str, float]], float]:
+    """Run `dvc repro`, returning (stage, seconds) in order and the total wall time."""
+    start = last = time.perf_counter()
+    stages: list[tuple[str, float]] = []
+    current = None
+    proc = subprocess.Popen(["dvc", "repro"], cwd=cwd, env=ENV, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        match = re.match(r"Running stage '([^']+)'", line)
+        if match:
+            now = time.perf_counter()
+            if current:
+                stages.append((current, now - last))
+            current, last = match.group(1), now
+    if proc.wait() != 0:
+        sys.exit(f"dvc repro failed in {cwd}")
+    end = time.perf_counter()
+    if current:
+        stages.append((current, end - last))
+    return stages, end - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="quick")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary clone")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-"))
+    subprocess.run(["git", "clone", "-q", str(REPO), str(work)], check=True)
+    subprocess.run([sys.executable, "-m", "benchmark.profile", args.profile], cwd=work,
+                   check=True, env=ENV)
+    stages, total = timed_repro(work)
+    kinds: dict[str, float] = {}
+    for name, seconds in stages:
+        print(f"{name:45s} {seconds:7.1f} s")
+        kinds[name.split("@")[0]] = kinds.get(name.split("@")[0], 0.0) + seconds
+    print("-" * 55)
+    for kind, seconds in kinds.items():
+        print(f"{'all ' + kind:45s} {seconds:7.1f} s")
+    print(f"{'total dvc repro (' + args.profile + ')':45s} {total:7.1f} s")
+    noop_stages, noop = timed_repro(work)
+    print(f"{'unchanged dvc repro':45s} {noop:7.1f} s  ({len(noop_stages)} stages ran)")
+    if args.keep:
+        print(f"kept {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

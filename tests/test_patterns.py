@@ -1,0 +1,100 @@
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_mutual_info_score
+
+from benchmark import patterns as pt
+
+
+def _blobs(n: int = 60, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Three well-separated Gaussian blobs in 8-D and their true labels."""
+    rng = np.random.default_rng(seed)
+    truth = np.repeat(np.arange(3), n // 3)
+    centres = rng.normal(0, 10, (3, 8))
+    return centres[truth] + rng.normal(0, 0.5, (len(truth), 8)), truth
+
+
+@pytest.mark.parametrize("algorithm", pt.ALGORITHMS)
+def test_discover_is_deterministic_for_a_fixed_seed(algorithm) -> None:
+    z, _ = _blobs(90)
+    runs = [pt.discover(z[:30], z[30:], 5, seed=3, algorithm=algorithm, components=4)
+            for _ in range(2)]
+    assert np.array_equal(runs[0].assign(z), runs[1].assign(z))
+
+
+@pytest.mark.parametrize("algorithm", pt.ALGORITHMS)
+def test_discover_recovers_separated_blobs_and_freezes_clusters(algorithm) -> None:
+    z, truth = _blobs(90)
+    found = pt.discover(z[::3], z, 3, seed=0, algorithm=algorithm)
+    labels = found.assign(z)
+    assert adjusted_mutual_info_score(truth, labels) > 0.99
+    moved = z + 0.01  # later items land in the same, frozen clusters
+    assert np.array_equal(found.assign(moved), labels)
+    assert found.project(z).shape == (len(z), 2)
+
+
+def test_unknown_algorithm_names_the_valid_ones() -> None:
+    z, _ = _blobs()
+    with pytest.raises(ValueError, match="kmeans"):
+        pt.discover(z, z, 3, seed=0, algorithm="dbscan")
+
+
+def test_deficit_is_reference_share_minus_dataset_share() -> None:
+    in_d = np.array([0, 0, 0, 1])  # shares 3/4, 1/4, 0
+    in_ref = np.array([0, 1, 1, 2])  # shares 1/4, 1/2, 1/4
+    np.testing.assert_allclose(pt.deficit(in_d, in_ref, 4), [-0.5, 0.25, 0.25, 0.0])
+    np.testing.assert_allclose(pt.shares(np.array([], dtype=np.int64), 2), [0.0, 0.0])
+
+
+def test_weakness_on_a_hand_made_committee() -> None:
+    # two members, four val items in clusters 0, 0, 1, 1 (cluster 2 is empty)
+    proba = np.array([
+        [[0.9, 0.1], [0.2, 0.8], [0.5, 0.5], [1.0, 0.0]],
+        [[0.7, 0.3], [0.4, 0.6], [0.5, 0.5], [0.0, 1.0]],
+    ])
+    y_val = np.array([0, 0, 1, 0])
+    weak = pt.weakness(np.array([0, 0, 1, 1]), y_val, proba, 3)
+    # mean prediction: [.8,.2] right, [.3,.7] wrong, [.5,.5] -> class 0, wrong, [.5,.5] right
+    np.testing.assert_array_equal(weak.count, [2, 2, 0])
+    np.testing.assert_allclose(weak.error[:2], [0.5, 0.5])
+    h = lambda p: -(p * np.log(p)).sum()  # noqa: E731
+    np.testing.assert_allclose(weak.entropy[:2], [
+        (h(np.array([0.8, 0.2])) + h(np.array([0.3, 0.7]))) / 2, np.log(2)])
+    assert np.isnan(weak.error[2]) and np.isnan(weak.entropy[2])
+
+
+def test_committee_members_see_every_class_and_agree_on_easy_items() -> None:
+    z, truth = _blobs(60)
+    proba = pt.committee_proba(z, truth, z, 3, members=4, seed=0)
+    assert proba.shape == (4, 60, 3)
+    np.testing.assert_allclose(proba.sum(axis=2), 1.0)
+    assert (proba.mean(axis=0).argmax(axis=1) == truth).all()
+    np.testing.assert_array_equal(proba, pt.committee_proba(z, truth, z, 3, members=4, seed=0))
+
+
+def test_linear_probe_separates_blobs() -> None:
+    z, truth = _blobs(90)
+    assert pt.linear_probe(z[::2], truth[::2], z[1::2], truth[1::2]) == 1.0
+
+
+def test_rare_patterns_are_squeezed_in_the_dataset() -> None:
+    in_d = np.array([0] * 8 + [1] * 2 + [2] * 0)
+    in_ref = np.array([0] * 4 + [1] * 3 + [2] * 3)
+    # shares D: .8, .2, 0 ; reference: .4, .3, .3 ; pattern 3 never occurs
+    np.testing.assert_array_equal(pt.rare_patterns(in_d, in_ref, 4, ratio=0.5), [2])
+    np.testing.assert_array_equal(pt.rare_patterns(in_d, in_ref, 4, ratio=0.7), [1, 2])
+
+
+def test_discovery_scores_on_a_constructed_case() -> None:
+    pattern = np.array([0, 0, 0, 0, 1, 1, 1, 1, 2, 2])  # pattern 2 is rare
+    clusters = np.array([1, 1, 1, 1, 0, 0, 0, 0, 2, 2])  # a relabelling of the patterns
+    gaps = np.array([0.1, -0.3, 0.2])  # cluster 2 has the highest deficit
+    scores = pt.discovery_scores(clusters, pattern, np.array([2]), gaps, top=1)
+    assert scores["ami"] == pytest.approx(1.0)
+    assert scores["rare_recall"] == 1.0 and scores["top_coverage"] == pytest.approx(0.2)
+    assert scores["rare_lift"] == pytest.approx(5.0)
+    mixed = pt.discovery_scores(np.array([0, 1] * 5), pattern, np.array([2]),
+                                np.array([0.3, -0.3, 0.0]), top=1)
+    assert mixed["ami"] == pytest.approx(adjusted_mutual_info_score(pattern, [0, 1] * 5))
+    assert mixed["rare_recall"] == 0.5
+    assert np.isnan(pt.discovery_scores(clusters, pattern, np.array([], dtype=int), gaps,
+                                        1)["rare_recall"])
