@@ -5,8 +5,23 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from typing import Any
+
+from benchmark.config import ConfigError
+from benchmark.data import DataFormatError
+from benchmark.registry import UnknownNameError
+
+INPUT_ERRORS = (ConfigError, DataFormatError, FileNotFoundError, UnknownNameError)
+
+
+def run(main: Callable[[], None]) -> None:
+    """Run a stage; bad params or data end in one line naming the file and key, not a traceback."""
+    try:
+        main()
+    except INPUT_ERRORS as err:
+        sys.exit(f"error: {err}")
 
 
 def cell_args(description: str, argv: Sequence[str] | None) -> argparse.Namespace:

@@ -21,7 +21,7 @@ from benchmark.io import atomic_write_json
 from benchmark.loop import construct
 from benchmark.method import METHODS
 from benchmark.paths import CONSTRUCTION, DATASET, LEDGER, STATE, domain_dir, run_dir
-from benchmark.stages import cell_args, digest
+from benchmark.stages import cell_args, digest, run
 
 
 def fingerprint(params: Params, data: DomainData, method: str, seed: int) -> str:
@@ -63,4 +63,4 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -31,7 +31,7 @@ from benchmark.paths import (
     pattern_map,
     pattern_report,
 )
-from benchmark.stages import digest
+from benchmark.stages import digest, run
 
 RAW = "raw"
 _SPLITS = ("seed", "pool", "val")
@@ -212,4 +212,4 @@ def _track(params: Any, domain: str, report: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

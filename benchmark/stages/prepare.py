@@ -11,6 +11,7 @@ from benchmark.config import load_params
 from benchmark.data import save_domain
 from benchmark.domain import DOMAINS
 from benchmark.paths import domain_dir
+from benchmark.stages import run
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -29,4 +30,4 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

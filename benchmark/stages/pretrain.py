@@ -27,6 +27,7 @@ from benchmark.paths import (
     encoder_dir,
     pretrain_summary,
 )
+from benchmark.stages import run
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -76,4 +77,4 @@ def fit_encoder(data: DomainData, params: PretrainParams, weights: str | None,
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

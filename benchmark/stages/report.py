@@ -10,6 +10,7 @@ from benchmark import report
 from benchmark.config import load_params
 from benchmark.io import atomic_write_text
 from benchmark.paths import REPORTS
+from benchmark.stages import run
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -29,4 +30,4 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -27,7 +27,7 @@ from benchmark.paths import (
     result_dir,
     run_dir,
 )
-from benchmark.stages import cell_args, digest
+from benchmark.stages import cell_args, digest, run
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -84,4 +84,4 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)
