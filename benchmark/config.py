@@ -227,6 +227,50 @@ class PatternsParams:
 
 
 @dataclass(frozen=True)
+class GeneratorSteps:
+    """Training steps per modality: the MLP denoiser is far cheaper per step than the UNets."""
+
+    image: int = 200
+    sequence: int = 200
+    tabular: int = 1500
+
+    def __post_init__(self) -> None:
+        for key in ("image", "sequence", "tabular"):
+            _require(getattr(self, key) >= 1, key, getattr(self, key), "a positive integer")
+
+
+@dataclass(frozen=True)
+class GeneratorParams:
+    """``generator@domain``: the conditional diffusion generator, its sampler and measurement."""
+
+    steps: GeneratorSteps = field(default_factory=GeneratorSteps)
+    batch_size: int = 64
+    lr: float = 0.002
+    timesteps: int = 1000       # DDPM training timesteps
+    drop: float = 0.1           # null-token dropout per condition (classifier-free guidance)
+    channels: list[int] = field(default_factory=lambda: [16, 32, 32])  # UNet widths per level
+    width: int = 128            # MLP denoiser width (tabular)
+    sampler: str = "ddim"       # ddim | dpm
+    sample_steps: int = 25
+    guidance: float = 2.0
+    eval_samples: int = 128
+    seed: int = 0
+    threads: int = 1  # torch CPU threads; 1 avoids OpenMP oversubscription on small models
+
+    def __post_init__(self) -> None:
+        for key in ("batch_size", "timesteps", "width", "sample_steps", "eval_samples",
+                    "threads"):
+            _require(getattr(self, key) >= 1, key, getattr(self, key), "a positive integer")
+        _require(self.lr > 0, "lr", self.lr, "a positive learning rate")
+        _require(0 <= self.drop < 1, "drop", self.drop, "a probability in [0, 1)")
+        _require(self.sampler in ("ddim", "dpm"), "sampler", self.sampler, "one of 'ddim', 'dpm'")
+        _require(self.eval_samples >= 6, "eval_samples", self.eval_samples,
+                 "at least 6 (PRDC uses k = 5 neighbours)")
+        _require(len(self.channels) >= 1 and all(c >= 8 and c % 8 == 0 for c in self.channels),
+                 "channels", self.channels, "multiples of 8 (GroupNorm with 8 groups)")
+
+
+@dataclass(frozen=True)
 class TrackingParams:
     """Weights & Biases settings; ``offline`` by default so nothing touches the network."""
 
@@ -267,6 +311,7 @@ class Params:
     tracking: TrackingParams
     report: ReportParams
     profiles: dict[str, dict[str, Any]]
+    generator: GeneratorParams = field(default_factory=GeneratorParams)
 
     def method_options(self, name: str) -> dict[str, Any]:
         return dict(self.methods.get(name) or {})

@@ -12,6 +12,7 @@ REPORTS = Path("reports")
 MODELS = Path("models")
 EMBEDDINGS = Path("embeddings")
 PATTERN_REPORTS = REPORTS / "patterns"
+GENERATOR_REPORTS = REPORTS / "generators"
 WANDB_DIR = Path(".")  # W&B writes its offline runs under ./wandb/
 
 
@@ -48,6 +49,21 @@ def pattern_report(domain: str) -> Path:
 def pattern_map(domain: str) -> Path:
     """The 2-D map of the clusters coloured by deficit (DVC plot)."""
     return PATTERN_REPORTS / f"{domain}.png"
+
+
+def generator_dir(domain: str) -> Path:
+    """The domain's conditional diffusion generator (``save_pretrained`` folders, ``generator``)."""
+    return MODELS / domain / "generator"
+
+
+def generator_report(domain: str) -> Path:
+    """Targeting accuracy, PRDC, Frechet distance and TSTR of the generator (DVC metrics)."""
+    return GENERATOR_REPORTS / f"{domain}.json"
+
+
+def generator_plot(domain: str) -> Path:
+    """Real and generated samples side by side (DVC plot)."""
+    return GENERATOR_REPORTS / f"{domain}.png"
 
 
 def cell_name(domain: str, method: str, seed: int) -> str:

@@ -110,6 +110,36 @@ class Tracker:
             self._call(lambda: self.run.finish(exit_code=1 if exc else 0))
 
 
+def track_domain_report(tracking: Any, experiment: str, domain: str, job: str,
+                        config: Mapping[str, Any], scores: Mapping[str, Any], image: str | Path,
+                        tables: Mapping[str, Sequence[Mapping[str, Any]]] | None = None) -> None:
+    """One W&B run ``<domain>-<job>`` for a per-domain report: numeric scores (nested keys
+    joined with ``/``) in the summary, optional tables and the report's chart.
+    """
+    import hashlib
+    import json
+
+    name = f"{domain}-{job}"
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
+    with Tracker(tracking.project, tracking.mode, experiment, name, f"{name}--{digest[:8]}",
+                 config, job_type=job, entity=tracking.entity, tags=[domain, job],
+                 lightning=False) as tracker:
+        tracker.log_summary(flatten_numbers(scores), tables or {})
+        tracker.log_image(f"{job}/chart", image)
+
+
+def flatten_numbers(tree: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
+    """Numeric leaves of a nested mapping, keyed ``a/b/c``."""
+    flat: dict[str, float] = {}
+    for key, value in tree.items():
+        path = f"{prefix}/{key}" if prefix else str(key)
+        if isinstance(value, Mapping):
+            flat.update(flatten_numbers(value, path))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            flat[path] = value
+    return flat
+
+
 def _drop_superseded_runs(folder: Path, name: str) -> None:
     """Remove earlier offline runs of the same cell: their results have been replaced."""
     for old in folder.glob(f"offline-run-*-{name}--*"):

@@ -36,7 +36,7 @@ def test_repro_reports_every_domain_and_method(workspace, first_run) -> None:
         for method in grid["methods"]:
             assert f"| {method} | 1 |" in section
     cells = len(grid["domains"]) * len(grid["methods"]) * len(grid["seeds"])
-    per_domain = {"prepare", "pretrain", "patterns"}
+    per_domain = {"prepare", "pretrain", "patterns", "generator"}
     assert len(_ran(first_run)) == len(per_domain) * len(grid["domains"]) + 2 * cells + 1
     assert (workspace / "reports/robustness.png").read_bytes()[:4] == b"\x89PNG"
     metrics = json.loads((workspace / "results/climate/random/seed0/metrics.json").read_text())
@@ -57,6 +57,17 @@ def test_pattern_report_per_domain(workspace, first_run) -> None:
         assert (workspace / f"models/{domain}/encoder/config.json").is_file()
 
 
+def test_generator_report_per_domain(workspace, first_run) -> None:
+    for domain in _grid(workspace)["domains"]:
+        report = json.loads((workspace / f"reports/generators/{domain}.json").read_text())
+        target = report["targeting"]
+        assert 0.0 <= target["acc"] <= 1.0 and 0.0 <= target["chance"] <= 1.0
+        assert set(report["prdc"]) == {"precision", "recall", "density", "coverage"}
+        assert report["tstr"]["ratio"] >= 0.0 and report["frechet"] >= 0.0
+        assert (workspace / f"reports/generators/{domain}.png").read_bytes()[:4] == b"\x89PNG"
+        assert (workspace / f"models/{domain}/generator/generator.json").is_file()
+
+
 def _cell_runs(workspace: Path, grid: dict) -> list[str]:
     runs = [p.name for p in (workspace / "wandb").glob("offline-run-*")]
     return [r for r in runs if any(f"-{m}-seed" in r for m in grid["methods"])]
@@ -70,6 +81,7 @@ def test_one_offline_wandb_run_per_cell(workspace, first_run) -> None:
     names = [p.name for p in (workspace / "wandb").glob("offline-run-*")]
     for domain in grid["domains"]:
         assert sum(f"-{domain}-patterns--" in r for r in names) == 1
+        assert sum(f"-{domain}-generator--" in r for r in names) == 1
 
 
 def test_unchanged_repro_is_a_no_op(workspace, first_run) -> None:

@@ -55,3 +55,13 @@ def test_encoder_and_pattern_paths_match_paths_module() -> None:
 def test_each_pretrain_stage_depends_only_on_its_own_weights() -> None:
     params = _stages()["pretrain"]["do"]["params"]
     assert "pretrain.weights.${item}" in params and "pretrain" not in params
+
+
+def test_generator_paths_match_paths_module() -> None:
+    generator = _stages()["generator"]["do"]
+    domain = "${item}"
+    assert str(paths.generator_dir(domain)) in _paths(generator["outs"])
+    assert str(paths.generator_report(domain)) in _paths(generator["metrics"])
+    assert str(paths.generator_plot(domain)) in _paths(generator["plots"])
+    assert {str(paths.embeddings_dir(domain)), str(paths.encoder_dir(domain))} <= set(
+        generator["deps"])

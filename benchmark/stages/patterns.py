@@ -31,7 +31,7 @@ from benchmark.paths import (
     pattern_map,
     pattern_report,
 )
-from benchmark.stages import digest, run
+from benchmark.stages import run
 
 RAW = "raw"
 _SPLITS = ("seed", "pool", "val")
@@ -182,33 +182,15 @@ def _clean(obj: Any) -> Any:
     return obj
 
 
-def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
-    flat: dict[str, float] = {}
-    for key, value in tree.items():
-        path = f"{prefix}/{key}" if prefix else key
-        if isinstance(value, Mapping):
-            flat.update(_flatten(value, path))
-        elif isinstance(value, (int, float)):
-            flat[path] = value
-    return flat
-
-
 def _track(params: Any, domain: str, report: dict[str, Any]) -> None:
-    """The report in a W&B run ``<domain>-patterns``: scores in the summary, the cluster table
-    and the map.
-    """
-    from benchmark.tracking import Tracker
+    """The report in a W&B run ``<domain>-patterns``: scores, the cluster table and the map."""
+    from benchmark.tracking import track_domain_report
 
-    name = f"{domain}-patterns"
     config = {"domain": domain, "profile": params.profile, "patterns": as_dict(params.patterns),
               "pretrain": as_dict(params.pretrain)}
-    with Tracker(params.tracking.project, params.tracking.mode, params.grid.experiment, name,
-                 f"{name}--{digest(config)[:8]}", config, job_type="patterns",
-                 entity=params.tracking.entity, tags=[domain, "patterns"],
-                 lightning=False) as tracker:
-        clean = _clean(report)
-        tracker.log_summary(_flatten(clean["scores"]), {"clusters": clean["clusters"]})
-        tracker.log_image("patterns/map", pattern_map(domain))
+    clean = _clean(report)
+    track_domain_report(params.tracking, params.grid.experiment, domain, "patterns", config,
+                        clean["scores"], pattern_map(domain), {"clusters": clean["clusters"]})
 
 
 if __name__ == "__main__":

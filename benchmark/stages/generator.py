@@ -1,0 +1,161 @@
+"""``generator@domain``: train the domain's conditional diffusion generator once (shared by every
+method) and measure it against held-out real data.
+
+Training data: seed (labelled) + pool (label = null token); the condition is (class, cluster),
+with clusters recomputed deterministically by ``benchmark.patterns.discover`` on the pretrained
+embeddings with the ``patterns`` params, i.e. the same clustering as ``patterns@domain``.
+The annotator that judges targeting is a logistic regression on the encoder embeddings of the
+``reference`` split (real, labelled, unseen by the generator). Outputs: the generator
+(``save_pretrained`` folders), a JSON report (DVC metrics) and a PNG of samples (DVC plot).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from benchmark import patterns as pt
+from benchmark.config import GeneratorParams, as_dict, load_params
+from benchmark.data import DomainData, load_domain
+from benchmark.io import atomic_write, atomic_write_json
+from benchmark.paths import (
+    PRETRAINED,
+    domain_dir,
+    embeddings_file,
+    encoder_dir,
+    generator_dir,
+    generator_plot,
+    generator_report,
+)
+
+_SPLITS = ("seed", "pool", "val", "reference")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("domain")
+    args = parser.parse_args(argv)
+    import torch
+
+    from benchmark import generators  # heavy (diffusers): imported after argument checks
+    from benchmark.generators.train import fit
+
+    params = load_params()
+    cfg = params.generator
+    torch.set_num_threads(cfg.threads)
+    start = time.perf_counter()
+    data = load_domain(domain_dir(args.domain), splits=_SPLITS)
+    with np.load(embeddings_file(args.domain, PRETRAINED), allow_pickle=False) as npz:
+        z = {s: npz[s] for s in _SPLITS}
+    pc = params.patterns
+    found = pt.discover(z["seed"], z["pool"], pc.k, pc.seed, pc.algorithm, pc.components,
+                        pc.covariance)
+    x = np.concatenate([data["seed"].x, data["pool"].x]).astype(np.float32)
+    label = np.concatenate([data["seed"].y, np.full(len(data["pool"]), data.n_classes)])
+    cluster = np.concatenate([found.assign(z["seed"]), found.assign(z["pool"])])
+    gen = generators.build(data.modality, x, data.n_classes, pc.k, cfg.channels, cfg.width,
+                           cfg.timesteps)
+    losses = fit(gen, x, label, cluster, getattr(cfg.steps, data.modality), cfg.batch_size,
+                 cfg.lr, cfg.drop, cfg.seed)
+    gen.save(generator_dir(args.domain))
+    trained = time.perf_counter()
+    report, samples = evaluate(gen, data, z, found, embedder(args.domain, data), cfg)
+    head = max(1, len(losses) // 10)
+    report.update({"steps": len(losses), "loss/first": float(np.mean(losses[:head])),
+                   "loss/last": float(np.mean(losses[-head:])),
+                   "compute/train_s": round(trained - start, 3),
+                   "compute/measure_s": round(time.perf_counter() - trained, 3)})
+    atomic_write_json(generator_report(args.domain), report)
+    plot(data, samples, args.domain)
+    from benchmark.tracking import track_domain_report
+
+    config = {"domain": args.domain, "profile": params.profile, "generator": as_dict(cfg)}
+    track_domain_report(params.tracking, params.grid.experiment, args.domain, "generator",
+                        config, report, generator_plot(args.domain))
+
+
+def embedder(domain: str, data: DomainData) -> Callable[[np.ndarray], np.ndarray]:
+    """The pretrained encoder as a numpy function (the space every measure works in)."""
+    from benchmark import encoders
+
+    model = encoders.load(data.modality, encoder_dir(domain), data.input_shape)
+    return lambda x: encoders.embed(data.modality, model, np.asarray(x, np.float32))
+
+
+def evaluate(gen: Any, data: DomainData, z: dict[str, np.ndarray], found: pt.Patterns,
+             embed: Callable[[np.ndarray], np.ndarray], cfg: GeneratorParams
+             ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Targeting accuracy beside chance, PRDC, Frechet distance and TSTR, all on real held-out
+    items (``val``; the annotator is fitted on ``reference``).
+    """
+    from benchmark.generators import measure, sample
+
+    rng = np.random.default_rng(cfg.seed)
+    seed_clusters = found.assign(z["seed"])
+    pick = rng.integers(0, len(seed_clusters), cfg.eval_samples)  # requests: pairs seen in D
+    req_l, req_c = data["seed"].y[pick], seed_clusters[pick]
+    kw = {"sampler": cfg.sampler, "steps": cfg.sample_steps, "seed": cfg.seed}
+    x_t, _ = sample(gen, cfg.eval_samples, req_l, req_c, guidance=cfg.guidance, **kw)
+    x_u, _ = sample(gen, cfg.eval_samples, **kw)
+    z_t, z_u = embed(x_t), embed(x_u)
+    judge = measure.annotator(z["reference"], data["reference"].y, cfg.seed)
+    val_c = found.assign(z["val"])
+    report: dict[str, Any] = {
+        "n_samples": cfg.eval_samples, "sampler": cfg.sampler, "sample_steps": cfg.sample_steps,
+        "guidance": cfg.guidance, "annotator/val_acc": float(judge.score(z["val"], data["val"].y)),
+        "targeting": measure.targeting(found.assign(z_t) == req_c, judge.predict(z_t) == req_l),
+        "prdc": measure.prdc(z["val"], z_u, k=5),
+        "prdc_targeted": measure.prdc(z["val"], z_t, k=5),
+        "frechet": measure.frechet(embed, z_u.shape[1], data["val"].x, x_u),
+        # the same distance between two real held-out splits: the floor at this sample size
+        "frechet_real": measure.frechet(embed, z_u.shape[1], data["val"].x,
+                                        data["reference"].x[:cfg.eval_samples]),
+        "tstr": measure.tstr(z_t, req_l, z["seed"], data["seed"].y, z["val"], data["val"].y,
+                             cfg.seed)}
+    report["targeting"]["chance"] = measure.chance(req_l, req_c, data["val"].y, val_c)
+    report["targeting"]["label_chance"] = measure.chance(req_l, np.zeros_like(req_c),
+                                                         data["val"].y, np.zeros_like(val_c))
+    return report, {"targeted": x_t, "untargeted": x_u, "labels": req_l}
+
+
+def plot(data: DomainData, samples: dict[str, np.ndarray], domain: str) -> None:
+    """Real vs generated items: image grids, sequence trajectories or the first two features."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    real, fake = data["val"].x[:8], samples["targeted"][:8]
+    fig, axes = plt.subplots(2, 8, figsize=(16, 4.5), squeeze=False)
+    for row, (name, items) in enumerate((("real val", real), ("generated", fake))):
+        for col, item in enumerate(items):
+            ax = axes[row, col]
+            _draw(ax, item, data.modality)
+            ax.set_title(f"{name}" + (f" y={samples['labels'][col]}" if row else ""), fontsize=7)
+    fig.suptitle(f"{domain}: real (top) and class/cluster-targeted samples (bottom)")
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=80)
+    plt.close(fig)
+    atomic_write(generator_plot(domain), lambda fh: fh.write(buffer.getvalue()))
+
+
+def _draw(ax: Any, item: np.ndarray, modality: str) -> None:
+    if modality == "image":
+        img = np.transpose(item, (1, 2, 0))
+        ax.imshow((img - img.min()) / max(float(np.ptp(img)), 1e-9))
+        ax.axis("off")
+    elif modality == "sequence":
+        for channel in item:
+            ax.plot(channel, lw=0.8)
+    else:
+        ax.bar(np.arange(len(item)), item)
+
+
+if __name__ == "__main__":
+    main()
