@@ -24,6 +24,13 @@ def run(main: Callable[[], None]) -> None:
         sys.exit(f"error: {err}")
 
 
+def domain_args(description: str, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse ``DOMAIN``, the coordinate of a per-domain stage."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("domain")
+    return parser.parse_args(argv)
+
+
 def cell_args(description: str, argv: Sequence[str] | None) -> argparse.Namespace:
     """Parse ``DOMAIN METHOD SEED``, the coordinates of one cell of the grid."""
     parser = argparse.ArgumentParser(description=description)

@@ -11,7 +11,6 @@ The annotator that judges targeting is a logistic regression on the encoder embe
 
 from __future__ import annotations
 
-import argparse
 import io
 import time
 from collections.abc import Callable, Sequence
@@ -32,14 +31,13 @@ from benchmark.paths import (
     generator_plot,
     generator_report,
 )
+from benchmark.stages import domain_args, run
 
 _SPLITS = ("seed", "pool", "val", "reference")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("domain")
-    args = parser.parse_args(argv)
+    args = domain_args(__doc__, argv)
     import torch
 
     from benchmark import generators  # heavy (diffusers): imported after argument checks
@@ -158,4 +156,4 @@ def _draw(ax: Any, item: np.ndarray, modality: str) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

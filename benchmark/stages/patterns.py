@@ -10,7 +10,6 @@ baselines: the same encoder untrained, and the raw inputs. Outputs: the report (
 
 from __future__ import annotations
 
-import argparse
 import io
 import math
 import time
@@ -31,16 +30,14 @@ from benchmark.paths import (
     pattern_map,
     pattern_report,
 )
-from benchmark.stages import run
+from benchmark.stages import domain_args, run
 
 RAW = "raw"
 _SPLITS = ("seed", "pool", "val")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("domain")
-    args = parser.parse_args(argv)
+    args = domain_args(__doc__, argv)
     params = load_params()
     cfg = params.patterns
     start = time.perf_counter()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -11,13 +10,11 @@ from benchmark.config import load_params
 from benchmark.data import save_domain
 from benchmark.domain import DOMAINS
 from benchmark.paths import domain_dir
-from benchmark.stages import run
+from benchmark.stages import domain_args, run
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("domain")
-    args = parser.parse_args(argv)
+    args = domain_args(__doc__, argv)
     params = load_params()
     spec = params.domains[args.domain]
     start = time.perf_counter()

@@ -8,7 +8,6 @@ what pretraining adds), and a summary (loss at the start and end, seconds).
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,13 +26,11 @@ from benchmark.paths import (
     encoder_dir,
     pretrain_summary,
 )
-from benchmark.stages import run
+from benchmark.stages import domain_args, run
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("domain")
-    args = parser.parse_args(argv)
+    args = domain_args(__doc__, argv)
     import torch
 
     from benchmark import encoders  # heavy (transformers): imported after argument checks
