@@ -44,22 +44,25 @@ def make_sites(shift_strength: float) -> list[Site]:
     """Three training sites with H&E-like hues, and one shift site whose hue lies outside their
     range and whose optics are blurrier and noisier (``shift_strength`` 0 puts it at site0)."""
     train = [
-        Site("site0", (0.65, 0.70, 0.29), (0.07, 0.99, 0.11), 1.00, 0.45, 0.030, 0.36, 0.50, "train"),
-        Site("site1", (0.50, 0.85, 0.22), (0.05, 0.80, 0.35), 0.90, 0.70, 0.040, 0.34, 0.55, "train"),
-        Site("site2", (0.85, 0.62, 0.18), (0.12, 0.85, 0.05), 1.15, 0.90, 0.045, 0.30, 0.25, "train"),
+        Site("site0", (0.65, 0.70, 0.29), (0.07, 0.99, 0.11), 1.00, 0.45, 0.030, 0.36, 0.50,
+             "train"),
+        Site("site1", (0.50, 0.85, 0.22), (0.05, 0.80, 0.35), 0.90, 0.70, 0.040, 0.34, 0.55,
+             "train"),
+        Site("site2", (0.85, 0.62, 0.18), (0.12, 0.85, 0.05), 1.15, 0.90, 0.045, 0.30, 0.25,
+             "train"),
     ]
     base, s = train[0], shift_strength
     shift = Site(
-        "site3", _lerp(base.hematoxylin, (0.42, 0.60, 0.66), s),
-        _lerp(base.eosin, (0.28, 0.85, 0.04), s),
-        base.stain - 0.05 * s, base.blur + 0.55 * s, base.noise + 0.025 * s, 0.0, 0.5, "shift",
+        "site3", _lerp(base.hematoxylin, (0.49, 0.63, 0.54), s),
+        _lerp(base.eosin, (0.12, 0.90, 0.22), s),
+        base.stain - 0.05 * s, base.blur + 0.7 * s, base.noise + 0.025 * s, 0.0, 0.5, "shift",
     )
     return [*train, shift]
 
 
 def _lerp(a: tuple[float, ...], b: tuple[float, ...], t: float) -> tuple[float, float, float]:
-    v = np.asarray(a) + t * (np.asarray(b) - np.asarray(a))
-    return tuple(float(round(x, 4)) for x in v)  # type: ignore[return-value]
+    r, g, b_ = (round(float(x + t * (y - x)), 4) for x, y in zip(a, b, strict=True))
+    return r, g, b_
 
 
 @DOMAINS.register("cells")
@@ -97,11 +100,14 @@ class CellImages(Domain):
         split leaves the others unchanged."""
         if self.image_size < 12:
             raise ValueError(f"image_size must be >= 12, got {self.image_size}")
+        missing = [s for s in SPLITS if s not in sizes]
+        if missing:
+            raise ValueError(f"sizes lacks splits {missing}; expected keys {list(SPLITS)}")
         sites = make_sites(self.shift_strength)
         children = np.random.SeedSequence(seed).spawn(len(SPLITS))
         splits = {
-            name: self._split(name, int(sizes.get(name, 0)), sites, np.random.default_rng(child))
-            for name, child in zip(SPLITS, children)
+            name: self._split(name, int(sizes[name]), sites, np.random.default_rng(child))
+            for name, child in zip(SPLITS, children, strict=True)
         }
         patterns = [f"{c}@{s.name}" for s in sites for c in CLASS_NAMES]
         info = {
@@ -237,7 +243,8 @@ def nucleus_and_cytoplasm(f: dict[str, np.ndarray], size: int) -> tuple[np.ndarr
 def _stain_vectors(per_site: list[tuple[float, float, float]], f: dict[str, np.ndarray],
                    scale: float, rng: np.random.Generator) -> np.ndarray:
     """Per-image stain OD vectors (n, 3, 1, 1): the site's colour and amount, jittered per slide."""
-    vec = np.array(per_site)[f["site"]] * rng.normal(1, 0.1, (len(f["site"]), 3))
+    jitter = np.clip(rng.normal(1, 0.15, (len(f["site"]), 3)), 0.5, 1.5)
+    vec = np.array(per_site)[f["site"]] * jitter
     return (scale * f["stain"][:, None] * vec).astype(np.float32)[:, :, None, None]
 
 
@@ -246,7 +253,8 @@ def render(f: dict[str, np.ndarray], sites: list[Site], size: int,
     """Beer-Lambert rendering, then the site's blur and noise: float32 (n, 3, H, W) in [0, 1]."""
     n = len(f["site"])
     nucleus, cyto = nucleus_and_cytoplasm(f, size)
-    nucleus *= 1 + np.float32(0.25) * rng.standard_normal(nucleus.shape, np.float32)  # chromatin
+    chromatin = 1 + np.float32(0.25) * rng.standard_normal(nucleus.shape, np.float32)
+    nucleus *= np.maximum(chromatin, 0)
     xx, yy = _grid(size)
     phi, freq = _col(rng.uniform(0, np.pi, n)), _col(rng.uniform(3, 7, n))
     fibres = 0.5 + 0.5 * np.sin(freq * (xx * np.cos(phi) + yy * np.sin(phi)) * np.pi)

@@ -80,3 +80,8 @@ def test_images_are_float32_chw_in_unit_range(size: int) -> None:
 def test_too_small_images_are_refused() -> None:
     with pytest.raises(ValueError, match="image_size"):
         CellImages(image_size=8).build(SIZES, seed=0)
+
+
+def test_missing_split_size_is_refused() -> None:
+    with pytest.raises(ValueError, match="reference"):
+        CellImages().build({k: v for k, v in SIZES.items() if k != "reference"}, seed=0)
