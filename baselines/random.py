@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmark.method import METHODS, Candidates, Method, RoundContext
+from benchmark.annotation import Request
+from benchmark.method import METHODS, Candidates, Method, RoundContext, label_requests
 
 
 @METHODS.register("random")
@@ -23,7 +24,10 @@ class RandomSampling(Method):
     def propose(self, ctx: RoundContext) -> Candidates:
         return ctx.pool
 
-    def select(self, cands: Candidates, ctx: RoundContext) -> np.ndarray:
+    def select(self, cands: Candidates, ctx: RoundContext) -> list[Request]:
+        return label_requests(cands, self.order(cands, ctx))
+
+    def order(self, cands: Candidates, ctx: RoundContext) -> np.ndarray:
         order = ctx.rng.permutation(len(cands))
         if not self.balance_groups:
             return order

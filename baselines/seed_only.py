@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from benchmark.annotation import Request
 from benchmark.method import METHODS, Candidates, Method, RoundContext
 
 
@@ -16,5 +17,5 @@ class SeedOnly(Method):
     def propose(self, ctx: RoundContext) -> Candidates:
         return ctx.pool.subset(np.array([], dtype=np.int64))
 
-    def select(self, cands: Candidates, ctx: RoundContext) -> np.ndarray:
-        return np.arange(len(cands))
+    def select(self, cands: Candidates, ctx: RoundContext) -> list[Request]:
+        return []

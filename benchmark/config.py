@@ -80,15 +80,54 @@ class DomainParams:
 
 
 @dataclass(frozen=True)
-class AnnotatorParams:
-    """The simulated annotator: what a label costs and how often it is wrong."""
+class CostParams:
+    """Cost units per human action: labelling from scratch > verifying a proposed label >
+    screening a synthetic item for realism.
+    """
 
-    cost_label: float = 1.0
-    error_rate: float = 0.0
-    name: str = "simulated"
+    label: float = 1.0
+    verify: float = 0.4
+    reject: float = 0.2
 
     def __post_init__(self) -> None:
-        _require(self.cost_label > 0, "cost_label", self.cost_label, "a positive cost")
+        for key in ("label", "verify", "reject"):
+            _require(getattr(self, key) > 0, key, getattr(self, key), "a positive cost")
+
+
+@dataclass(frozen=True)
+class JudgeParams:
+    """The judge (annotator@domain): the downstream network trained longer and wider on the
+    ``reference`` split, and the realism check that rejects synthetic items.
+    """
+
+    max_steps: int = 1500
+    width: int = 32
+    val_every: int = 250
+    k: int = 5                      # realism: distance to the k-th nearest reference item
+    realism_quantile: float = 0.98  # ... above this quantile of real val items' distance
+    min_confidence: float = 0.4     # judge confidence below which an item is off-target
+
+    def __post_init__(self) -> None:
+        for key in ("max_steps", "width", "val_every", "k"):
+            _require(getattr(self, key) >= 1, key, getattr(self, key), "a positive integer")
+        _require(self.val_every <= self.max_steps, "val_every", self.val_every,
+                 "at most max_steps")
+        _require(0 < self.realism_quantile <= 1, "realism_quantile", self.realism_quantile,
+                 "a quantile in (0, 1]")
+        _require(0 <= self.min_confidence < 1, "min_confidence", self.min_confidence,
+                 "a probability in [0, 1)")
+
+
+@dataclass(frozen=True)
+class AnnotatorParams:
+    """The simulated annotator: what each action costs, how often a person errs, the judge."""
+
+    costs: CostParams = field(default_factory=CostParams)
+    error_rate: float = 0.0
+    name: str = "simulated"
+    judge: JudgeParams = field(default_factory=JudgeParams)
+
+    def __post_init__(self) -> None:
         _require(0.0 <= self.error_rate < 1.0, "error_rate", self.error_rate,
                  "a probability in [0, 1)")
 
@@ -428,9 +467,7 @@ def parse_params(raw: Mapping[str, Any], source: str = str(PARAMS_FILE)) -> Para
 
 
 def _check_plugins(params: Params) -> None:
-    from benchmark.domain import DOMAINS
-    from benchmark.method import METHODS
-    from benchmark.registry import UnknownNameError
+    from benchmark.registry import DOMAINS, METHODS, PluginLoadError, UnknownNameError
 
     for name in params.grid.domains:
         _require(name in params.domains, "grid.domains", name,
@@ -438,7 +475,7 @@ def _check_plugins(params: Params) -> None:
     for name, dom in params.domains.items():
         try:
             DOMAINS.get(dom.source)
-        except UnknownNameError as err:
+        except (UnknownNameError, PluginLoadError) as err:
             raise ConfigError(f"domains.{name}.source: {err}") from None
         for opt_source in dom.options:
             _require(opt_source in DOMAINS, f"domains.{name}.options", opt_source,
@@ -448,7 +485,7 @@ def _check_plugins(params: Params) -> None:
     for name in set(params.grid.methods) | set(params.methods):
         try:
             method = METHODS.get(name)
-        except UnknownNameError as err:
+        except (UnknownNameError, PluginLoadError) as err:
             raise ConfigError(f"methods: {err}") from None
         plugin_options(method, params.method_options(name), f"methods.{name}")
     _check_profiles(params.profiles)

@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from benchmark.data import MODALITIES, DomainData
-from benchmark.registry import Registry
+from benchmark.registry import DOMAINS
 
-DOMAINS: Registry[type[Domain]] = Registry("domain source", entry_point_group="benchmark.domains")
+__all__ = ["DOMAINS", "Domain"]
 
 
 class Domain(ABC):

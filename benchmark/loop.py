@@ -1,26 +1,39 @@
-"""The construction loop: rounds of propose -> select -> annotate -> incorporate under a budget.
+"""The construction loop: rounds of propose -> select -> review -> incorporate under a budget.
 
-After every round the dataset and the round log go to one state file (atomic), and every
-annotation is already in the fsynced ledger, so a killed run resumes after its last completed
-round and replays the interrupted one from the ledger without paying twice. Each round's random
+The loop, not the method, owns the dataset and the ledger owns the cost. A method's candidates
+must be remaining pool items or items generated this round through ``ctx.generate``; their
+inputs are taken from the loop's own copies. Requests are charged at the price of their action,
+an answer already bought is replayed free, duplicates are dropped. After every round D is
+rebuilt as D + the items a human labelled, accepted or corrected + the method's declared
+pseudo-labels; anything else is refused with an error naming the method.
+
+After every round the dataset and the round log go to one state file (atomic), and every answer
+is already in the fsynced ledger, so a killed run resumes after its last completed round and
+replays the interrupted one from the ledger without paying twice. Each round's random
 generator is derived from ``(seed, round)``, which makes the replay choose the same items.
 """
 
 from __future__ import annotations
 
 import json
-import math
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from benchmark.annotation import SimulatedAnnotator
+from benchmark.annotation import Annotation, Request, SimulatedAnnotator
 from benchmark.config import ConstructParams
-from benchmark.data import Split
+from benchmark.data import Split, concat_splits
 from benchmark.io import atomic_write_npz
-from benchmark.method import Candidates, Method, RoundContext
+from benchmark.method import UNKNOWN_GROUP, Candidates, Method, Pseudo, RoundContext
+
+EPS = 1e-9
+
+
+class ProtocolError(RuntimeError):
+    """A method tried to put into D (or ask about) something the protocol does not allow."""
 
 
 @dataclass
@@ -37,10 +50,21 @@ class Construction:
 
 
 def seed_dataset(seed: Split) -> Split:
-    """The starting dataset D: the labelled seed split with item ids and origin."""
+    """The starting dataset D: the labelled seed split with item ids and provenance."""
     n = len(seed)
-    meta = {"item": np.array([f"seed:{i}" for i in range(n)]), "origin": np.full(n, "seed")}
-    return Split(seed.x, seed.y, seed.group, meta)
+    return Split(seed.x, seed.y, seed.group, _meta(
+        np.array([f"seed:{i}" for i in range(n)]), "seed", np.full(n, "pool"),
+        np.full(n, -1), np.full(n, -1), "seed"))
+
+
+def _meta(items: np.ndarray, origin: str | np.ndarray, source: np.ndarray, target_label:
+          np.ndarray, target_cluster: np.ndarray, action: str | np.ndarray) -> dict:
+    n = len(items)
+    return {"item": items, "origin": np.broadcast_to(origin, (n,)).astype(str),
+            "source": np.asarray(source).astype(str),
+            "target_label": np.asarray(target_label, np.int64),
+            "target_cluster": np.asarray(target_cluster, np.int64),
+            "action": np.broadcast_to(action, (n,)).astype(str)}
 
 
 def pool_candidates(pool: Split, taken: set[str]) -> Candidates:
@@ -52,49 +76,227 @@ def pool_candidates(pool: Split, taken: set[str]) -> Candidates:
 
 def construct(method: Method, seed: Split, pool: Split, val: Split, n_classes: int,
               annotator: SimulatedAnnotator, params: ConstructParams, run_seed: int,
-              state_path: str | Path) -> Construction:
+              state_path: str | Path, resources: Any = None, progress: Any = None
+              ) -> Construction:
     """Run (or resume) the loop and return the constructed dataset."""
-    state = load_state(state_path, annotator.ledger.fingerprint) or Construction(seed_dataset(seed))
-    if state.stop_reason != "rounds":
-        return state
+    fingerprint = annotator.ledger.fingerprint
+    state = load_state(state_path, fingerprint) or Construction(seed_dataset(seed))
+    cheapest = min(annotator.costs.values())
     for round_ in range(len(state.rounds) + 1, params.rounds + 1):
+        if state.stop_reason != "rounds":
+            break
         remaining = params.budget - state.cost
-        ctx = RoundContext(
-            round=round_, budget=remaining / (params.rounds - round_ + 1),
-            cost_label=annotator.cost_label, dataset=state.dataset,
-            pool=pool_candidates(pool, set(state.dataset.meta["item"].tolist())), val=val,
-            n_classes=n_classes, rng=np.random.default_rng([run_seed, round_]), seed=run_seed,
-        )
-        if remaining < annotator.cost_label:
+        if remaining < cheapest - EPS:
             state.stop_reason = "budget"
             break
-        cands = method.propose(ctx)
-        if len(cands) == 0:
+        store = SyntheticStore(resources, round_, run_seed)
+        ctx = RoundContext(
+            round=round_, budget=remaining / (params.rounds - round_ + 1),
+            costs=dict(annotator.costs), dataset=state.dataset,
+            pool=pool_candidates(pool, set(state.dataset.meta["item"].tolist())),
+            val=Split(val.x, val.y, val.group), n_classes=n_classes,
+            rng=np.random.default_rng([run_seed, round_]), seed=run_seed,
+            history=list(state.rounds), resources=resources, generate=store.generate)
+        log = run_round(method, ctx, store, annotator, state)
+        if log is None:
             state.stop_reason = "no_candidates"
             break
-        chosen = affordable(method.select(cands, ctx), ctx.budget, annotator.cost_label)
-        feedback = annotator.label(cands.items[chosen].tolist(), round_)
-        state.dataset = method.incorporate(ctx, cands, feedback)
-        state.rounds.append(round_log(round_, feedback, state, n_classes))
-        save_state(state_path, state, annotator.ledger.fingerprint)
-    save_state(state_path, state, annotator.ledger.fingerprint)
+        state.rounds.append(log)
+        save_state(state_path, state, fingerprint)
+        if progress is not None:
+            progress(log)
+    # spent to within one item's price is spent; more left over is reported, never silent
+    if state.stop_reason == "rounds" and params.budget - state.cost >= max(
+            annotator.costs.values()) - EPS:
+        state.stop_reason = "rounds_underspent"
+    save_state(state_path, state, fingerprint)
     return state
 
 
-def affordable(order: np.ndarray, budget: float, cost: float) -> np.ndarray:
-    """The first items of ``order`` whose labels fit in ``budget``."""
-    n = max(0, math.floor(budget / cost + 1e-9))
-    return np.asarray(order, dtype=np.int64)[:n]
+def run_round(method: Method, ctx: RoundContext, store: SyntheticStore,
+              annotator: SimulatedAnnotator, state: Construction) -> dict[str, Any] | None:
+    """One round; returns its log, or None when the method proposes nothing."""
+    proposed = method.propose(ctx)
+    if len(proposed) == 0:
+        return None
+    cands = owned_candidates(proposed, ctx.pool, store, method.name)
+    answered = {a.key for a in annotator.ledger.entries if a.round < ctx.round}
+    requests = affordable(checked_requests(method.select(cands, ctx), cands, ctx.n_classes,
+                                           method.name), ctx.budget, ctx.costs, answered)
+    where = {item: i for i, item in enumerate(cands.items.tolist())}
+    rows = [where[r.item] for r in requests]
+    answers = annotator.review(requests, cands.x[rows], cands.synthetic[rows], ctx.round)
+    pseudo = method.incorporate(ctx, cands, answers)
+    added = additions(cands, answers, checked_pseudo(pseudo, cands, answers, ctx.n_classes,
+                                                     method.name))
+    state.dataset = concat_splits({"dataset": state.dataset, "added": added})
+    return round_log(ctx, cands, requests, answers, added, state.dataset)
 
 
-def round_log(round_: int, feedback: list, state: Construction, n_classes: int) -> dict[str, Any]:
-    cost = float(sum(a.cost for a in feedback))
-    counts = np.bincount(state.dataset.y, minlength=n_classes)
-    return {
-        "round": round_, "cost": cost, "cumulative_cost": state.cost + cost,
-        "annotations": len(feedback), "dataset_size": len(state.dataset),
-        "class_counts": counts.tolist(),
+def owned_candidates(cands: Candidates, pool: Candidates, store: SyntheticStore,
+                     method: str) -> Candidates:
+    """The proposed items, rebuilt from the loop's own copies (a method's x is never used)."""
+    items = [str(i) for i in cands.items]
+    if len(set(items)) != len(items):
+        dup = next(i for i, c in Counter(items).items() if c > 1)
+        raise ProtocolError(f"method {method!r} proposed item {dup!r} twice")
+    owned = Candidates.concat([pool, *store.batches])
+    where = {item: i for i, item in enumerate(owned.items.tolist())}
+    unknown = [item for item in items if item not in where]
+    if unknown:
+        raise ProtocolError(
+            f"method {method!r} proposed {unknown[0]!r}, which is neither a pool item outside "
+            "D nor an item generated this round through ctx.generate")
+    return owned.subset(np.array([where[item] for item in items], dtype=np.int64))
+
+
+def checked_requests(requests: list[Request], cands: Candidates, n_classes: int,
+                     method: str) -> list[Request]:
+    """The method's requests, each about a candidate, once each (duplicates dropped)."""
+    known, seen, out = set(cands.items.tolist()), set(), []
+    synthetic = set(cands.items[cands.synthetic].tolist())
+    for req in requests:
+        if not isinstance(req, Request):
+            raise ProtocolError(f"method {method!r}: select must return Request objects, got "
+                                f"{type(req).__name__}")
+        if req.item not in known:
+            raise ProtocolError(f"method {method!r} requested {req.item!r}, not a candidate")
+        if req.action == "reject" and req.item not in synthetic:
+            raise ProtocolError(f"method {method!r} asked to reject real item {req.item!r}")
+        if req.action == "verify" and not 0 <= req.proposed < n_classes:
+            raise ProtocolError(f"method {method!r} proposed label {req.proposed} for "
+                                f"{req.item!r}; expected 0..{n_classes - 1}")
+        if req.key not in seen:
+            seen.add(req.key)
+            out.append(req)
+    return out
+
+
+def affordable(requests: list[Request], budget: float, costs: dict[str, float],
+               answered: set[tuple[str, str]]) -> list[Request]:
+    """The requests, in order, that fit in ``budget`` (ones answered in an earlier round are
+    free: the ledger replays them).
+    """
+    spent, out = 0.0, []
+    for req in requests:
+        price = 0.0 if req.key in answered else costs[req.action]
+        if spent + price <= budget + EPS:
+            spent += price
+            out.append(req)
+    return out
+
+
+def checked_pseudo(pseudo: Pseudo | None, cands: Candidates, answers: list[Annotation],
+                   n_classes: int, method: str) -> Pseudo | None:
+    """Declared unpaid additions: candidates no human answered this round, valid labels."""
+    if pseudo is None or len(pseudo.index) == 0:
+        return None
+    index, label = np.asarray(pseudo.index, np.int64), np.asarray(pseudo.label, np.int64)
+    looked_at = {a.item for a in answers}
+    if len(index) != len(label) or len(set(index.tolist())) != len(index):
+        raise ProtocolError(f"method {method!r}: pseudo-labels need one label per distinct row")
+    if index.min() < 0 or index.max() >= len(cands) or label.min() < 0 or label.max() >= n_classes:
+        raise ProtocolError(f"method {method!r}: pseudo-label rows or labels out of range")
+    seen = [str(cands.items[i]) for i in index if str(cands.items[i]) in looked_at]
+    if seen:
+        raise ProtocolError(f"method {method!r} pseudo-labelled {seen[0]!r}, which a human "
+                            "answered this round: the human answer decides")
+    return Pseudo(index, label)
+
+
+def additions(cands: Candidates, answers: list[Annotation], pseudo: Pseudo | None) -> Split:
+    """The rows this round adds to D: human-labelled items, then declared pseudo-labels."""
+    latest = {a.item: a for a in answers if a.gives_label}
+    where = {item: i for i, item in enumerate(cands.items.tolist())}
+    rows = [where[item] for item in latest]
+    labels = [latest[item].label for item in latest]
+    actions = [latest[item].action for item in latest]
+    origin = ["human"] * len(rows)
+    if pseudo is not None:
+        rows += pseudo.index.tolist()
+        labels += pseudo.label.tolist()
+        actions += ["pseudo"] * len(pseudo.index)
+        origin += ["pseudo"] * len(pseudo.index)
+    rows_a = np.asarray(rows, np.int64)
+    part = cands.subset(rows_a)
+    group = np.where(part.synthetic, UNKNOWN_GROUP, part.group)
+    return Split(part.x, np.asarray(labels, np.int64), group, _meta(
+        part.items, np.asarray(origin, str), part.meta["source"], part.meta["target_label"],
+        part.meta["target_cluster"], np.asarray(actions, str)))
+
+
+def round_log(ctx: RoundContext, cands: Candidates, requests: list[Request],
+              answers: list[Annotation], added: Split, dataset: Split) -> dict[str, Any]:
+    """What happened in a round: cost (only answers bought this round), actions, outcomes,
+    human evaluation of synthetic items (overall and per target cluster) and D's make-up.
+    """
+    fresh = {a.key: a for a in answers if a.round == ctx.round}
+    synthetic = set(cands.items[cands.synthetic].tolist())
+    cluster = dict(zip(cands.items.tolist(), cands.meta["target_cluster"].tolist(), strict=True))
+    judged = [a for a in answers if a.item in synthetic]
+    log: dict[str, Any] = {
+        "round": ctx.round, "cost": round(float(sum(a.cost for a in fresh.values())), 9),
+        "cumulative_cost": float(sum(r["cost"] for r in ctx.history)
+                                 + sum(a.cost for a in fresh.values())),
+        "candidates": len(cands), "synthetic_candidates": len(synthetic),
+        "requests": dict(Counter(r.action for r in requests)),
+        "outcomes": dict(Counter(a.outcome for a in answers)),
+        "annotations": len(answers), "added_human": int((added.meta["origin"] == "human").sum()),
+        "added_pseudo": int((added.meta["origin"] == "pseudo").sum()),
+        "dataset_size": len(dataset),
+        "synthetic_share": float((dataset.meta["source"] == "synthetic").mean()),
+        "class_counts": np.bincount(dataset.y, minlength=ctx.n_classes).tolist(),
+        "human_eval": human_eval(judged, cluster),
     }
+    log.update({f"method/{k}": v for k, v in ctx.log.items()})
+    return log
+
+
+def human_eval(judged: list[Annotation], cluster: dict[str, int]) -> dict[str, Any]:
+    """Shares of synthetic items accepted (labelled / accepted / kept), corrected and rejected,
+    overall and per targeted cluster.
+    """
+    def shares(part: list[Annotation]) -> dict[str, float]:
+        n = max(len(part), 1)
+        ok = sum(a.outcome in ("accepted", "labelled", "kept") for a in part)
+        return {"n": len(part), "accepted": ok / n,
+                "corrected": sum(a.outcome == "corrected" for a in part) / n,
+                "rejected": sum(a.outcome == "rejected" for a in part) / n}
+
+    by_cluster: dict[int, list[Annotation]] = {}
+    for a in judged:
+        by_cluster.setdefault(int(cluster[a.item]), []).append(a)
+    return {**shares(judged),
+            "clusters": {str(c): shares(part) for c, part in sorted(by_cluster.items())}}
+
+
+class SyntheticStore:
+    """The items generated in one round: ids ``synth:<round>:<j>``, inputs kept by the loop.
+    Sampling seeds derive from (run seed, round, call), so a replayed round regenerates the
+    same items under the same ids.
+    """
+
+    def __init__(self, resources: Any, round_: int, seed: int) -> None:
+        self.resources, self.round, self.seed = resources, round_, seed
+        self.batches: list[Candidates] = []
+        self.calls = 0
+
+    def generate(self, n: int, label: int | np.ndarray | None = None,
+                 cluster: int | np.ndarray | None = None) -> Candidates:
+        """``n`` synthetic candidates of the requested class / cluster (None: untargeted)."""
+        if self.resources is None:
+            raise RuntimeError("this run has no generator (resources) to sample from")
+        sample_seed = int(np.random.default_rng([self.seed, self.round, self.calls]
+                                                ).integers(2**31))
+        self.calls += 1
+        x, meta = self.resources.sample(n, label, cluster, sample_seed)
+        start = sum(len(b) for b in self.batches)
+        ids = np.array([f"synth:{self.round}:{start + j}" for j in range(n)])
+        cands = Candidates(ids, x, np.full(n, UNKNOWN_GROUP), {
+            "source": np.full(n, "synthetic"), "target_label": meta["target_label"],
+            "target_cluster": meta["target_cluster"]})
+        self.batches.append(cands)
+        return cands
 
 
 def save_state(path: str | Path, state: Construction, fingerprint: str) -> None:

@@ -13,6 +13,7 @@ MODELS = Path("models")
 EMBEDDINGS = Path("embeddings")
 PATTERN_REPORTS = REPORTS / "patterns"
 GENERATOR_REPORTS = REPORTS / "generators"
+ANNOTATOR_REPORTS = REPORTS / "annotators"
 WANDB_DIR = Path(".")  # W&B writes its offline runs under ./wandb/
 
 
@@ -66,6 +67,16 @@ def generator_plot(domain: str) -> Path:
     return GENERATOR_REPORTS / f"{domain}.png"
 
 
+def annotator_dir(domain: str) -> Path:
+    """The simulated annotator's judge: weights and card (``annotator`` stage)."""
+    return MODELS / domain / "annotator"
+
+
+def annotator_report(domain: str) -> Path:
+    """The judge's accuracy and realism check on real held-out splits (DVC metrics)."""
+    return ANNOTATOR_REPORTS / f"{domain}.json"
+
+
 def cell_name(domain: str, method: str, seed: int) -> str:
     return f"{domain}-{method}-seed{seed}"
 
@@ -84,6 +95,8 @@ DATASET = "dataset.npz"
 LEDGER = "ledger.jsonl"
 STATE = "state.npz"
 CONSTRUCTION = "construction.json"
+QUEUE = "queue.npz"  # requests waiting for people (annotator.name: human)
+TIMING = "timing.json"  # construct seconds, kept out of construction.json (a train dep)
 MODEL = "model.ckpt"
 METRICS = "metrics.json"
 GROUPS = "groups.csv"

@@ -111,11 +111,11 @@ def weakness(labels_val: np.ndarray, y_val: np.ndarray, proba: np.ndarray, k: in
     mean = proba.mean(axis=0)
     wrong = (mean.argmax(axis=1) != y_val).astype(np.float64)
     entropy = -(mean * np.log(np.clip(mean, 1e-12, 1.0))).sum(axis=1)
-    return Weakness(np.bincount(labels_val, minlength=k), _cluster_mean(labels_val, wrong, k),
-                    _cluster_mean(labels_val, entropy, k))
+    return Weakness(np.bincount(labels_val, minlength=k), cluster_mean(labels_val, wrong, k),
+                    cluster_mean(labels_val, entropy, k))
 
 
-def _cluster_mean(labels: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
+def cluster_mean(labels: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
     count = np.bincount(labels, minlength=k)
     total = np.bincount(labels, weights=values, minlength=k)
     return np.divide(total, count, out=np.full(k, np.nan), where=count > 0)

@@ -8,7 +8,7 @@ on the first lookup.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -28,7 +28,6 @@ class Registry(Generic[T]):
         self.kind = kind
         self.entry_point_group = entry_point_group
         self._items: dict[str, T] = {}
-        self._loaded = entry_point_group is None
 
     def register(self, name: str) -> Callable[[T], T]:
         """Decorator: ``@REGISTRY.register("name")``."""
@@ -46,28 +45,55 @@ class Registry(Generic[T]):
         """Remove a plugin (used by tests that register throw-away plugins)."""
         self._items.pop(name, None)
 
-    def _load_entry_points(self) -> None:
-        if self._loaded:
+    def _entry_points(self) -> dict[str, EntryPoint]:
+        if self.entry_point_group is None:
+            return {}
+        return {ep.name: ep for ep in entry_points(group=self.entry_point_group)}
+
+    def _load(self, name: str) -> None:
+        """Import the one entry point named ``name``: a broken plugin breaks only its own name."""
+        ep = self._entry_points().get(name)
+        if ep is None or name in self._items:
             return
-        self._loaded = True
-        for ep in entry_points(group=self.entry_point_group or ""):
+        try:
             ep.load()  # importing the module runs its @register decorators
+        except Exception as err:
+            raise PluginLoadError(
+                f"{self.kind} {name!r} is registered by entry point {ep.value!r} "
+                f"(group {self.entry_point_group}), which failed to import: "
+                f"{type(err).__name__}: {err}") from err
+        if name not in self._items:
+            raise PluginLoadError(f"entry point {ep.value!r} of group {self.entry_point_group} "
+                                  f"did not register a {self.kind} named {name!r}")
 
     def get(self, name: str) -> T:
-        self._load_entry_points()
+        self._load(name)
         try:
             return self._items[name]
         except KeyError:
-            valid = ", ".join(sorted(self._items)) or "(none registered)"
-            raise UnknownNameError(f"unknown {self.kind} {name!r}; valid names: {valid}") from None
+            valid = ", ".join(self.names()) or "(none registered)"
+            hint = (f"; a plugin registers through the entry-point group "
+                    f"'{self.entry_point_group}' of an installed package (pip install -e . "
+                    "after adding it)" if self.entry_point_group else "")
+            raise UnknownNameError(
+                f"unknown {self.kind} {name!r}; valid names: {valid}{hint}") from None
 
     def names(self) -> list[str]:
-        self._load_entry_points()
-        return sorted(self._items)
+        """Registered names and installed entry-point names (without importing them)."""
+        return sorted(set(self._items) | set(self._entry_points()))
 
     def __contains__(self, name: object) -> bool:
-        self._load_entry_points()
-        return name in self._items
+        return name in self.names()
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
+
+
+class PluginLoadError(ImportError):
+    """An installed plugin whose module fails to import or does not register itself."""
+
+
+# The plugin registries, here rather than beside their base classes so that validating params
+# never imports the method or domain machinery.
+DOMAINS: Registry[type] = Registry("domain source", entry_point_group="benchmark.domains")
+METHODS: Registry[type] = Registry("method", entry_point_group="benchmark.methods")

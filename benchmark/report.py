@@ -22,6 +22,8 @@ HEADLINE: dict[str, str] = {
     "test_shift/eod": "shift EOD",
     "cost/annotation": "annotation cost",
     "dataset/size": "dataset size",
+    "dataset/synthetic_share": "synthetic share",
+    "human/accepted": "accept rate",
 }
 
 
@@ -76,15 +78,22 @@ def _fmt(mean: float, half: float) -> str:
 
 
 def markdown(summary: pd.DataFrame, diffs: pd.DataFrame, confidence: float,
-             experiment: str) -> str:
+             experiment: str, annotators: dict[str, dict] | None = None) -> str:
     """The human-readable summary: one methods x metrics table per domain."""
     level = round(confidence * 100)
     lines = [f"# Results: experiment `{experiment}`", "",
              f"Mean ± {level}% CI (Student t) over seeds; `n` = number of seeds. "
              "Shift = the domain's distribution-shifted test split; DPD / EOD = demographic "
-             "parity / equalized odds difference (one-vs-rest maximum for multiclass).", ""]
+             "parity / equalized odds difference (one-vs-rest maximum for multiclass); "
+             "accept rate = share of synthetic items people accepted.", ""]
     for domain, part in summary.groupby("domain", sort=False):
-        lines += [f"## {domain}", "", "| method | n | " + " | ".join(HEADLINE.values()) + " |",
+        lines += [f"## {domain}", ""]
+        judge = (annotators or {}).get(domain)
+        if judge:
+            lines += ["Simulated annotator (judge trained on `reference`): accuracy "
+                      + ", ".join(f"{s} {judge[f'{s}/acc']:.3f}"
+                                  for s in ("val", "test_id", "test_shift")) + ".", ""]
+        lines += ["| method | n | " + " | ".join(HEADLINE.values()) + " |",
                   "|---|---|" + "---|" * len(HEADLINE)]
         for method, rows in part.groupby("method", sort=False):
             by_metric = rows.set_index("metric")

@@ -1,18 +1,23 @@
 import json
 
-from benchmark.annotation import Annotation, Ledger, SimulatedAnnotator
+import numpy as np
+import pytest
+
+from benchmark.annotation import Annotation, Ledger, LedgerError, Request, SimulatedAnnotator
+
+COSTS = {"label": 1.0, "verify": 0.4, "reject": 0.2}
 
 
-def _a(item: str, round_: int = 1) -> Annotation:
-    return Annotation(item, "label", 1, 1.0, round_, "sim")
+def _a(item: str, round_: int = 1, action: str = "label") -> Annotation:
+    return Annotation(item, action, 1, COSTS[action], round_, "sim")
 
 
 def test_entries_survive_reopening(tmp_path) -> None:
     path = tmp_path / "ledger.jsonl"
-    Ledger(path, "fp").append([_a("pool:1"), _a("pool:2")])
+    Ledger(path, "fp").append([_a("pool:1"), _a("pool:2", action="verify")])
     again = Ledger(path, "fp")
-    assert [a.item for a in again.entries] == ["pool:1", "pool:2"]
-    assert again.total_cost == 2.0
+    assert [a.key for a in again.entries] == [("pool:1", "label"), ("pool:2", "verify")]
+    assert again.total_cost == 1.4
 
 
 def test_line_cut_short_by_a_crash_is_dropped(tmp_path) -> None:
@@ -27,6 +32,32 @@ def test_line_cut_short_by_a_crash_is_dropped(tmp_path) -> None:
     assert [json.loads(line).get("item") for line in lines] == [None, "pool:1", "pool:3"]
 
 
+def test_complete_record_without_its_newline_is_not_padded_or_merged(tmp_path) -> None:
+    """A record whose newline never reached the disk is a torn write: it is cut, and the next
+    record starts on a line of its own (a NUL pad once merged them and lost later records).
+    """
+    path = tmp_path / "ledger.jsonl"
+    Ledger(path, "fp").append([_a(f"pool:{i}") for i in range(3)])
+    path.write_bytes(path.read_bytes()[:-1])  # the last record lost only its newline
+    again = Ledger(path, "fp")
+    assert [a.item for a in again.entries] == ["pool:0", "pool:1"]
+    assert b"\x00" not in path.read_bytes()
+    again.append([_a("pool:9")])
+    reopened = Ledger(path, "fp")
+    assert [a.item for a in reopened.entries] == ["pool:0", "pool:1", "pool:9"]
+
+
+def test_unreadable_record_before_readable_ones_is_damage(tmp_path) -> None:
+    path = tmp_path / "ledger.jsonl"
+    Ledger(path, "fp").append([_a("pool:0"), _a("pool:1")])
+    lines = path.read_bytes().split(b"\n")
+    lines[1] = b"garbage"
+    path.write_bytes(b"\n".join(lines))
+    with pytest.raises(LedgerError, match="line 2 is unreadable"):
+        Ledger(path, "fp")
+    assert b"pool:1" in path.read_bytes()  # nothing was cut
+
+
 def test_other_fingerprint_moves_old_ledger_aside(tmp_path) -> None:
     path = tmp_path / "ledger.jsonl"
     Ledger(path, "old").append([_a("pool:1")])
@@ -36,13 +67,43 @@ def test_other_fingerprint_moves_old_ledger_aside(tmp_path) -> None:
     assert "pool:1" in stale.read_text()
 
 
-def test_annotator_never_charges_twice(tmp_path) -> None:
+def _review(annotator, requests, round_=1, synthetic=None):
+    n = len(requests)
+    syn = np.zeros(n, bool) if synthetic is None else np.asarray(synthetic)
+    return annotator.review(requests, np.zeros((n, 2), np.float32), syn, round_)
+
+
+def test_each_action_costs_its_price_and_is_never_charged_twice(tmp_path) -> None:
     ledger = Ledger(tmp_path / "l.jsonl", "fp")
-    annotator = SimulatedAnnotator({"pool:0": 2, "pool:1": 0}, 3, ledger, cost_label=2.5)
-    first = annotator.label(["pool:0"], 1)
-    both = annotator.label(["pool:0", "pool:1"], 2)
+    annotator = SimulatedAnnotator({"pool:0": 2, "pool:1": 0}, 3, ledger, COSTS)
+    first = _review(annotator, [Request("pool:0", "label")])
+    both = _review(annotator, [Request("pool:0", "label"), Request("pool:1", "verify", 0)], 2)
     assert [a.label for a in both] == [2, 0] and first[0] == both[0]
-    assert ledger.total_cost == 5.0 and len(ledger.entries) == 2
+    assert both[1].outcome == "accepted" and both[1].cost == 0.4
+    wrong = _review(annotator, [Request("pool:0", "verify", 1)], 3)[0]
+    assert (wrong.outcome, wrong.label) == ("corrected", 2)
+    assert ledger.total_cost == pytest.approx(1.8) and len(ledger.entries) == 3
+
+
+class _Judge:
+    """A fixed judge: class = round(x[0]), realistic when x[1] == 0."""
+
+    def review(self, x):
+        return np.rint(x[:, 0]).astype(int), x[:, 1] == 0
+
+
+def test_synthetic_items_are_judged_and_can_be_rejected(tmp_path) -> None:
+    ledger = Ledger(tmp_path / "l.jsonl", "fp")
+    annotator = SimulatedAnnotator({}, 3, ledger, COSTS, judge=_Judge())
+    requests = [Request("synth:1:0", "verify", 2), Request("synth:1:1", "verify", 0),
+                Request("synth:1:2", "label"), Request("synth:1:3", "reject")]
+    x = np.array([[2, 0], [1, 0], [0, 5], [1, 0]], np.float32)
+    answers = annotator.review(requests, x, np.ones(4, bool), 1)
+    assert [a.outcome for a in answers] == ["accepted", "corrected", "rejected", "kept"]
+    assert [a.label for a in answers] == [2, 1, -1, -1]
+    assert ledger.total_cost == pytest.approx(0.4 + 0.4 + 1.0 + 0.2)
+    with pytest.raises(ValueError, match="cannot be rejected"):
+        _review(annotator, [Request("pool:0", "reject")])
 
 
 def test_error_rate_flips_about_that_share_deterministically(tmp_path) -> None:
@@ -50,8 +111,9 @@ def test_error_rate_flips_about_that_share_deterministically(tmp_path) -> None:
     answers = []
     for k in range(2):
         ledger = Ledger(tmp_path / f"l{k}.jsonl", "fp")
-        annotator = SimulatedAnnotator(truth, 4, ledger, error_rate=0.2, seed=7)
-        answers.append([a.label for a in annotator.label(list(truth), 1)])
+        annotator = SimulatedAnnotator(truth, 4, ledger, COSTS, error_rate=0.2, seed=7)
+        answers.append([a.label for a in _review(annotator, [Request(i, "label")
+                                                             for i in truth])])
     wrong = sum(a != truth[i] for a, i in zip(answers[0], truth, strict=True)) / len(truth)
     assert answers[0] == answers[1]
     assert 0.17 < wrong < 0.23

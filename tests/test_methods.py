@@ -1,93 +1,245 @@
-"""Contract tests for every registered construction method, and the loop's resume guarantee."""
+"""Contract tests for every registered construction method, the loop's ownership of the dataset
+(hostile methods), per-action costs, and the resume guarantee."""
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from benchmark.annotation import Ledger, SimulatedAnnotator
+from benchmark.annotation import Ledger, Request, SimulatedAnnotator
 from benchmark.config import ConstructParams
 from benchmark.data import Split
-from benchmark.loop import construct
-from benchmark.method import METHODS
+from benchmark.loop import ProtocolError, construct
+from benchmark.method import METHODS, Candidates, Method, Pseudo, label_requests
+from tests.conftest import make_domain
+from tests.toy_upstream import build_resources
+
+COSTS = {"label": 1.0, "verify": 0.4, "reject": 0.2}
+SMALL = {"scale_only": {"real": 10, "synthetic": 6}, "basic_filter": {"real": 10, "synthetic": 6}}
 
 
-def _run(domain, method_name, tmp_path, budget=12.0, rounds=3, seed=0, method=None):
+@pytest.fixture(scope="module")
+def toy():
+    return make_domain()
+
+
+@pytest.fixture(scope="module")
+def resources(toy, smoke_params, tmp_path_factory):
+    params = replace(smoke_params, patterns=replace(smoke_params.patterns, k=3, top=1))
+    return build_resources(toy, params, tmp_path_factory.mktemp("upstream"))
+
+
+def _run(domain, resources, name, path, budget=12.0, rounds=3, seed=0, method=None,
+         fingerprint=None):
     pool = domain["pool"]
-    ledger = Ledger(tmp_path / "ledger.jsonl", f"{method_name}-{budget}-{seed}")
+    ledger = Ledger(path / "ledger.jsonl", fingerprint or f"{name}-{budget}-{seed}")
     truth = {f"pool:{i}": int(y) for i, y in enumerate(pool.y)}
-    annotator = SimulatedAnnotator(truth, domain.n_classes, ledger, cost_label=1.0, seed=seed)
+    annotator = SimulatedAnnotator(truth, domain.n_classes, ledger, COSTS, seed=seed,
+                                   judge=resources.judge)
     hidden = Split(pool.x, np.full(len(pool), -1), pool.group)
-    method = method or METHODS.get(method_name)()
-    result = construct(method, domain["seed"], hidden, domain["val"], domain.n_classes, annotator,
-                       ConstructParams(budget=budget, rounds=rounds), seed, tmp_path / "state.npz")
+    method = method or METHODS.get(name)(**SMALL.get(name, {}))
+    result = construct(method, domain["seed"], hidden, domain["val"], domain.n_classes,
+                       annotator, ConstructParams(budget=budget, rounds=rounds), seed,
+                       path / "state.npz", resources)
     return result, ledger
 
 
 @pytest.mark.parametrize("name", METHODS.names())
-def test_method_contract(name, toy_domain, tmp_path) -> None:
-    result, ledger = _run(toy_domain, name, tmp_path)
-    data = result.dataset
-    assert result.cost <= 12.0 and result.cost == pytest.approx(ledger.total_cost)
-    # the seed set is kept, every added item is a distinct pool item with its annotated label
-    assert list(data.meta["item"][: len(toy_domain["seed"])]) == [
-        f"seed:{i}" for i in range(len(toy_domain["seed"]))]
-    added = data.meta["item"][len(toy_domain["seed"]):]
-    assert len(set(added)) == len(added)
-    labels = {a.item: a.label for a in ledger.entries}
-    for item, y in zip(added, data.y[len(toy_domain["seed"]):], strict=True):
-        assert item.startswith("pool:") and labels[item] == y
+def test_method_contract(name, toy, resources, tmp_path) -> None:
+    result, ledger = _run(toy, resources, name, tmp_path)
+    data, n_seed = result.dataset, len(toy["seed"])
+    assert result.cost <= 12.0 + 1e-9 and result.cost == pytest.approx(ledger.total_cost)
+    if name != "seed_only":  # spent to within one action's price
+        assert 12.0 - result.cost < max(COSTS.values())
+    assert list(data.meta["item"][:n_seed]) == [f"seed:{i}" for i in range(n_seed)]
+    items = data.meta["item"].tolist()
+    assert len(set(items)) == len(items)
+    labelled = {a.item: a.label for a in ledger.entries if a.gives_label}
+    for row in range(n_seed, len(data)):
+        item, origin = items[row], data.meta["origin"][row]
+        assert origin in ("human", "pseudo")
+        if origin == "human":  # every paid row is in the ledger with this label
+            assert labelled[item] == data.y[row]
+        assert item.startswith(("pool:", "synth:"))
+        assert (data.group[row] == -1) == item.startswith("synth:")
+    assert set(labelled) <= set(items)  # nothing a human labelled is lost
     assert data.x.dtype == np.float32 and len(data.x) == len(data.y) == len(data.group)
 
 
 @pytest.mark.parametrize("name", METHODS.names())
-def test_method_is_deterministic_per_seed(name, toy_domain, tmp_path) -> None:
-    a, _ = _run(toy_domain, name, tmp_path / "a")
-    b, _ = _run(toy_domain, name, tmp_path / "b")
+def test_method_is_deterministic_per_seed(name, toy, resources, tmp_path) -> None:
+    a, _ = _run(toy, resources, name, tmp_path / "a")
+    b, _ = _run(toy, resources, name, tmp_path / "b")
     np.testing.assert_array_equal(a.dataset.meta["item"], b.dataset.meta["item"])
+    np.testing.assert_array_equal(a.dataset.x, b.dataset.x)
 
 
-def test_random_spends_the_whole_budget_and_seed_only_nothing(toy_domain, tmp_path) -> None:
-    rand, _ = _run(toy_domain, "random", tmp_path / "r")
-    seed_only, _ = _run(toy_domain, "seed_only", tmp_path / "s")
-    assert rand.cost == 12.0 and len(rand.dataset) == len(toy_domain["seed"]) + 12
+def test_random_spends_the_whole_budget_and_seed_only_nothing(toy, resources, tmp_path) -> None:
+    rand, _ = _run(toy, resources, "random", tmp_path / "r")
+    seed_only, _ = _run(toy, resources, "seed_only", tmp_path / "s")
+    assert rand.cost == 12.0 and len(rand.dataset) == len(toy["seed"]) + 12
     assert [r["annotations"] for r in rand.rounds] == [4, 4, 4]
-    assert seed_only.cost == 0.0 and seed_only.stop_reason == "no_candidates"
+    assert seed_only.cost == 0.0 and len(seed_only.dataset) == len(toy["seed"])
 
 
-def test_balanced_random_alternates_groups(toy_domain, tmp_path) -> None:
+def test_model_assisted_methods_verify_at_the_verify_price(toy, resources, tmp_path) -> None:
+    result, ledger = _run(toy, resources, "scale_only", tmp_path, budget=4.0, rounds=1)
+    assert {a.action for a in ledger.entries} == {"verify"}
+    assert len(ledger.entries) == 10 and result.cost == pytest.approx(4.0)
+    pseudo = result.dataset.meta["origin"] == "pseudo"
+    assert pseudo.sum() == 6  # 16 candidates, 10 verified: the other 6 join as pseudo-labels
+    synthetic = result.dataset.meta["source"] == "synthetic"
+    assert synthetic.any() and (result.dataset.group[synthetic] == -1).all()
+
+
+def test_adaptive_generates_targeted_items_and_logs_human_evaluation(toy, resources,
+                                                                     tmp_path) -> None:
+    result, ledger = _run(toy, resources, "adaptive", tmp_path, budget=12.0, rounds=2)
+    synthetic = [a for a in ledger.entries if a.item.startswith("synth:")]
+    assert synthetic and all(a.action == "verify" and a.proposed >= 0 for a in synthetic)
+    assert {a.action for a in ledger.entries if a.item.startswith("pool:")} == {"label"}
+    first = result.rounds[0]["human_eval"]
+    assert first["n"] == sum(1 for a in synthetic if a.round == 1)
+    assert first["accepted"] + first["corrected"] + first["rejected"] == pytest.approx(1.0)
+    assert 0.0 <= result.rounds[0]["method/committee_agreement"] <= 1.0
+
+
+def test_balanced_random_alternates_groups(toy, resources, tmp_path) -> None:
     method = METHODS.get("random")(balance_groups=True)
-    result, _ = _run(toy_domain, "random", tmp_path, budget=10, rounds=1, method=method)
-    added = result.dataset.group[len(toy_domain["seed"]):]
+    result, _ = _run(toy, resources, "random", tmp_path, budget=10, rounds=1, method=method)
+    added = result.dataset.group[len(toy["seed"]):]
     assert abs(int((added == 0).sum()) - int((added == 1).sum())) <= 1
+
+
+# --------------------------------------------------------------------------- hostile methods
+
+
+class _Hostile(Method):
+    """Proposes pool items and lets a test break one rule of the protocol."""
+
+    name = "hostile"
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.seen_val_meta = None
+
+    def propose(self, ctx):
+        self.seen_val_meta = dict(ctx.val.meta)
+        cands = ctx.pool.subset(np.arange(5))
+        if self.mode == "val_item":  # smuggle a val item in under an id of its own
+            val = Candidates(np.array(["val:0"]), ctx.val.x[:1], ctx.val.group[:1])
+            return Candidates.concat([cands, val])
+        if self.mode == "forged_x":  # a pool id with other inputs
+            cands.x = cands.x + 100.0
+        return cands
+
+    def select(self, cands, ctx):
+        if self.mode == "duplicates":
+            return label_requests(cands, np.array([0, 0, 1, 1, 2]))
+        if self.mode == "rerequest":  # pool:0 every round: in D (not a candidate) from round 2
+            return [Request("pool:0", "label")] + label_requests(cands, np.arange(1))
+        if self.mode == "reject_real":
+            return [Request(str(cands.items[0]), "reject")]
+        return label_requests(cands, np.arange(2))
+
+    def incorporate(self, ctx, cands, answers):
+        if self.mode == "pseudo_answered":
+            return Pseudo(np.array([0]), np.array([0]))
+        if self.mode == "pseudo_range":
+            return Pseudo(np.array([99]), np.array([0]))
+        return None
+
+
+@pytest.mark.parametrize("mode", ["val_item", "reject_real", "pseudo_answered", "pseudo_range",
+                                  "rerequest"])
+def test_hostile_method_is_refused_by_name(mode, toy, resources, tmp_path) -> None:
+    with pytest.raises(ProtocolError, match="method 'hostile'"):
+        _run(toy, resources, "hostile", tmp_path, method=_Hostile(mode))
+
+
+def test_duplicate_requests_are_charged_once(toy, resources, tmp_path) -> None:
+    result, ledger = _run(toy, resources, "hostile", tmp_path, budget=9, rounds=1,
+                          method=_Hostile("duplicates"))
+    assert [a.item for a in ledger.entries] == ["pool:0", "pool:1", "pool:2"]
+    assert result.cost == 3.0 and len(result.dataset) == len(toy["seed"]) + 3
+
+
+def test_forged_inputs_are_replaced_by_the_loops_own_copy(toy, resources, tmp_path) -> None:
+    result, _ = _run(toy, resources, "hostile", tmp_path, budget=2, rounds=1,
+                     method=_Hostile("forged_x"))
+    added = result.dataset.subset(np.arange(len(toy["seed"]), len(result.dataset)))
+    rows = [int(i.split(":")[1]) for i in added.meta["item"]]
+    np.testing.assert_array_equal(added.x, toy["pool"].x[rows])
+
+
+def test_val_meta_is_hidden_from_methods(toy, resources, tmp_path) -> None:
+    assert "pattern" in toy["val"].meta
+    method = _Hostile("plain")
+    _run(toy, resources, "hostile", tmp_path, budget=2, rounds=1, method=method)
+    assert method.seen_val_meta == {}
+
+
+# --------------------------------------------------------------------------- resume
 
 
 class _Crash(RuntimeError):
     pass
 
 
-def test_killed_run_resumes_without_losing_or_rebuying(toy_domain, tmp_path) -> None:
-    clean, clean_ledger = _run(toy_domain, "random", tmp_path / "clean")
+@pytest.mark.parametrize("name", ["random", "adaptive"])
+def test_killed_run_resumes_without_losing_or_rebuying(name, toy, resources, tmp_path) -> None:
+    clean, clean_ledger = _run(toy, resources, name, tmp_path / "clean")
+    real = SimulatedAnnotator.review
 
-    calls = {"n": 0}
-    real = SimulatedAnnotator.label
-
-    def crash_in_round_two(self, items, round_):
-        if round_ == 2:  # half the round's labels are bought, then the process dies
-            real(self, items[: len(items) // 2], round_)
+    def crash_in_round_two(self, requests, x, synthetic, round_):
+        if round_ == 2:  # half the round's answers are bought, then the process dies
+            half = len(requests) // 2
+            real(self, requests[:half], x[:half], synthetic[:half], round_)
             raise _Crash
-        calls["n"] += 1
-        return real(self, items, round_)
+        return real(self, requests, x, synthetic, round_)
 
-    SimulatedAnnotator.label = crash_in_round_two
+    SimulatedAnnotator.review = crash_in_round_two
     try:
         with pytest.raises(_Crash):
-            _run(toy_domain, "random", tmp_path / "killed")
+            _run(toy, resources, name, tmp_path / "killed")
     finally:
-        SimulatedAnnotator.label = real
-    killed = Ledger(tmp_path / "killed/ledger.jsonl", "random-12.0-0")
-    bought_before = [a.item for a in killed.entries]
-    resumed, ledger = _run(toy_domain, "random", tmp_path / "killed")
-    items = [a.item for a in ledger.entries]
-    assert items[: len(bought_before)] == bought_before  # nothing lost
-    assert len(items) == len(set(items))  # nothing bought twice
+        SimulatedAnnotator.review = real
+    killed = Ledger(tmp_path / "killed/ledger.jsonl", f"{name}-12.0-0")
+    bought_before = [a.key for a in killed.entries]
+    resumed, ledger = _run(toy, resources, name, tmp_path / "killed")
+    keys = [a.key for a in ledger.entries]
+    assert keys[: len(bought_before)] == bought_before  # nothing lost
+    assert len(keys) == len(set(keys))  # nothing bought twice
     np.testing.assert_array_equal(resumed.dataset.meta["item"], clean.dataset.meta["item"])
+    np.testing.assert_array_equal(resumed.dataset.y, clean.dataset.y)
     assert resumed.cost == clean.cost and ledger.total_cost == clean_ledger.total_cost
+
+
+def test_human_annotator_waits_for_people_then_resumes(toy, resources, tmp_path) -> None:
+    """With people in the loop a round stops at a queue; once their answers are in the ledger
+    the rerun replays the round and goes on, paying each answer once.
+    """
+    from benchmark.annotation.human import AwaitingAnswers, HumanAnnotator
+    from benchmark.annotation.labelstudio import read_queue
+
+    pool = toy["pool"]
+    ledger = Ledger(tmp_path / "ledger.jsonl", "fp")
+    human = HumanAnnotator(ledger, COSTS, tmp_path / "queue.npz", "tabular", toy.class_names)
+    people = SimulatedAnnotator({f"pool:{i}": int(y) for i, y in enumerate(pool.y)},
+                                toy.n_classes, ledger, COSTS, name="people")
+    hidden = Split(pool.x, np.full(len(pool), -1), pool.group)
+
+    def run():
+        return construct(METHODS.get("random")(), toy["seed"], hidden, toy["val"],
+                         toy.n_classes, human, ConstructParams(budget=4, rounds=2), 0,
+                         tmp_path / "state.npz", resources)
+
+    for round_ in (1, 2):
+        with pytest.raises(AwaitingAnswers, match=f"round {round_}: 2 requests"):
+            run()
+        queue = read_queue(tmp_path / "queue.npz")
+        people.review(queue.requests, queue.x, queue.synthetic, queue.round)
+    result = run()
+    assert result.cost == ledger.total_cost == 4.0
+    assert {a.annotator for a in ledger.entries} == {"people"}
+    assert len(result.dataset) == len(toy["seed"]) + 4

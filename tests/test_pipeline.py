@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -36,12 +37,20 @@ def test_repro_reports_every_domain_and_method(workspace, first_run) -> None:
         for method in grid["methods"]:
             assert f"| {method} | 1 |" in section
     cells = len(grid["domains"]) * len(grid["methods"]) * len(grid["seeds"])
-    per_domain = {"prepare", "pretrain", "patterns", "generator"}
+    per_domain = {"prepare", "pretrain", "patterns", "generator", "annotator"}
     assert len(_ran(first_run)) == len(per_domain) * len(grid["domains"]) + 2 * cells + 1
     assert (workspace / "reports/robustness.png").read_bytes()[:4] == b"\x89PNG"
     metrics = json.loads((workspace / "results/climate/random/seed0/metrics.json").read_text())
     assert metrics["cost/annotation"] == 40.0 and metrics["dataset/size"] == 100.0
     assert 0.0 <= metrics["test_shift/acc_wg"] <= metrics["test_shift/acc"] <= 1.0
+    for domain in grid["domains"]:  # equal budget: every spending method within one item's cost
+        costs = [json.loads((workspace / f"results/{domain}/{m}/seed0/metrics.json").read_text())
+                 ["cost/annotation"] for m in grid["methods"] if m != "seed_only"]
+        assert max(costs) <= 40.0 and min(costs) > 39.0
+    adaptive = json.loads((workspace / "runs/robotics/adaptive/seed0/construction.json")
+                          .read_text())
+    assert adaptive["human_eval"]["synthetic_reviewed"] > 0
+    assert "Simulated annotator" in summary and "accept rate" in summary
 
 
 def test_pattern_report_per_domain(workspace, first_run) -> None:
@@ -99,3 +108,21 @@ def test_method_param_change_reruns_only_that_method(workspace, first_run) -> No
     assert ran == expected
     runs = _cell_runs(workspace, grid)
     assert len(runs) == len(grid["domains"]) * len(grid["methods"]) * len(grid["seeds"])
+
+
+def test_editing_a_method_reruns_its_cells_with_a_new_result(workspace, first_run) -> None:
+    grid = _grid(workspace)
+    before = {d: np.load(workspace / f"runs/{d}/random/seed0/dataset.npz")["meta.item"]
+              for d in grid["domains"]}
+    path = workspace / "baselines/random.py"
+    text = path.read_text()
+    path.write_text(text.replace("order = ctx.rng.permutation(len(cands))",
+                                 "order = ctx.rng.permutation(len(cands))[::-1]"))
+    ran = _ran(_sh(["dvc", "repro"], workspace))
+    path.write_text(text)
+    trained = {r for r in ran if r.startswith("train@")}
+    assert trained == {f"train@{d}-random-{s}" for d in grid["domains"] for s in grid["seeds"]}
+    for d in grid["domains"]:
+        after = np.load(workspace / f"runs/{d}/random/seed0/dataset.npz")["meta.item"]
+        assert not np.array_equal(before[d], after)  # new code, new answers, new dataset
+        assert (workspace / f"runs/{d}/random/seed0/ledger.jsonl.stale").is_file()

@@ -65,3 +65,32 @@ def test_generator_paths_match_paths_module() -> None:
     assert str(paths.generator_plot(domain)) in _paths(generator["plots"])
     assert {str(paths.embeddings_dir(domain)), str(paths.encoder_dir(domain))} <= set(
         generator["deps"])
+
+
+def _covered(path: str, deps: list[str]) -> bool:
+    return any(path == d or path.startswith(d.rstrip("/") + "/") for d in deps)
+
+
+def test_every_stage_lists_the_files_it_imports() -> None:
+    """Editing any module a stage runs must rerun it: its import closure is in its deps (for
+    construct, also the registered methods' modules, loaded through entry points).
+    """
+    from importlib.metadata import entry_points
+
+    from benchmark.closure import closure
+
+    for name, stage in _stages().items():
+        deps = (stage.get("do", stage))["deps"]
+        modules = [f"benchmark.stages.{name}"]
+        if name == "construct":
+            modules += [ep.value for ep in entry_points(group="benchmark.methods")]
+        files = {str(p.relative_to(REPO)) for m in modules for p in closure(m)
+                 if REPO in p.parents}
+        missing = sorted(f for f in files if not _covered(f, deps))
+        assert not missing, f"stage {name} imports {missing} but does not list them in deps"
+
+
+def test_construct_depends_on_the_upstream_models() -> None:
+    deps = _stages()["construct"]["deps"]
+    for folder in ("encoder", "generator", "annotator"):
+        assert f"models/${{item.domain}}/{folder}" in deps

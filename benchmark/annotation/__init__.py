@@ -1,6 +1,8 @@
-"""Human (or simulated human) feedback: the append-only ledger and the simulated annotator."""
+"""Human (or simulated human) feedback: requests and answers, the append-only ledger, the
+simulated annotator with its judge, and the acquisition functions that pick what people see.
+"""
 
 from benchmark.annotation.annotator import SimulatedAnnotator
-from benchmark.annotation.ledger import Annotation, Ledger
+from benchmark.annotation.ledger import ACTIONS, Annotation, Ledger, LedgerError, Request
 
-__all__ = ["Annotation", "Ledger", "SimulatedAnnotator"]
+__all__ = ["ACTIONS", "Annotation", "Ledger", "LedgerError", "Request", "SimulatedAnnotator"]

@@ -1,9 +1,11 @@
-"""The simulated annotator: the benchmark's stand-in for people.
+"""The simulated annotator: the benchmark's stand-in for people, on every action.
 
-It reveals the hidden true label of a real pool item at ``cost_label`` per item and, with
-probability ``error_rate``, gives a wrong label instead (drawn deterministically per item, so a
-resumed run gets the same answers). Every answer is appended to the ledger before it is returned;
-an item already in the ledger is answered from it at no extra cost.
+Real pool items are answered from the hidden truth; synthetic items, which have no truth, by the
+*judge* (a strong reference model trained on the ``reference`` split, never seen by methods)
+that also rejects unrealistic items. With probability ``error_rate`` a person gives a wrong
+class (drawn deterministically per item, so a resumed run gets the same answers). Every answer
+is appended to the ledger before it is returned; a request already answered is replayed from
+the ledger at no cost.
 """
 
 from __future__ import annotations
@@ -13,34 +15,69 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from benchmark.annotation.ledger import Annotation, Ledger
+from benchmark.annotation.judge import Judge
+from benchmark.annotation.ledger import NO_LABEL, Annotation, Ledger, Request
 
 
 class SimulatedAnnotator:
-    """Labels items by id from a hidden ground-truth table."""
+    """Answers requests from a hidden ground-truth table (real items) or the judge (synthetic)."""
 
     def __init__(self, truth: Mapping[str, int], n_classes: int, ledger: Ledger,
-                 cost_label: float = 1.0, error_rate: float = 0.0, seed: int = 0,
-                 name: str = "simulated") -> None:
+                 costs: Mapping[str, float], error_rate: float = 0.0, seed: int = 0,
+                 name: str = "simulated", judge: Judge | None = None) -> None:
         self.truth, self.n_classes, self.ledger = truth, n_classes, ledger
-        self.cost_label, self.error_rate, self.seed, self.name = (
-            cost_label, error_rate, seed, name)
+        self.costs, self.error_rate, self.seed, self.name = dict(costs), error_rate, seed, name
+        self.judge = judge
 
-    def label(self, items: Sequence[str], round_: int) -> list[Annotation]:
-        """Labels for ``items``: from the ledger if already bought, else newly annotated."""
+    def review(self, requests: Sequence[Request], x: np.ndarray, synthetic: np.ndarray,
+               round_: int) -> list[Annotation]:
+        """One answer per request (``x`` / ``synthetic``: the requested items, aligned)."""
         known = self.ledger.lookup()
-        fresh = [
-            Annotation(item, "label", self._answer(item), self.cost_label, round_, self.name)
-            for item in items if item not in known
-        ]
-        self.ledger.append(fresh)
+        fresh = [i for i, r in enumerate(requests) if r.key not in known]
+        verdicts = self._judge([i for i in fresh if synthetic[i]], x)
+        new = [self._answer(requests[i], bool(synthetic[i]), verdicts.get(i), round_)
+               for i in fresh]
+        self.ledger.append(new)
         known = self.ledger.lookup()
-        return [known[item] for item in items]
+        return [known[r.key] for r in requests]
 
-    def _answer(self, item: str) -> int:
-        if item not in self.truth:
-            raise KeyError(f"annotator has no ground truth for item {item!r}")
-        true = int(self.truth[item])
+    def _judge(self, rows: list[int], x: np.ndarray) -> dict[int, tuple[int, bool]]:
+        if not rows:
+            return {}
+        if self.judge is None:
+            raise RuntimeError("synthetic items need a judge: run the annotator stage first")
+        label, realistic = self.judge.review(x[rows])
+        return {i: (int(lab), bool(ok)) for i, lab, ok in zip(rows, label, realistic,
+                                                               strict=True)}
+
+    def _answer(self, req: Request, synthetic: bool, verdict: tuple[int, bool] | None,
+                round_: int) -> Annotation:
+        cost = float(self.costs[req.action])
+        if req.action == "reject" and not synthetic:
+            raise ValueError(f"{req.item}: a real item cannot be rejected as unrealistic")
+        if synthetic:
+            assert verdict is not None
+            true, realistic = verdict
+            if not realistic:
+                return self._record(req, NO_LABEL, "rejected", cost, round_)
+            if req.action == "reject":
+                return self._record(req, NO_LABEL, "kept", cost, round_)
+        else:
+            if req.item not in self.truth:
+                raise KeyError(f"annotator has no ground truth for item {req.item!r}")
+            true = int(self.truth[req.item])
+        label = self._with_error(req.item, true)
+        if req.action == "label":
+            return self._record(req, label, "labelled", cost, round_)
+        return self._record(req, label, "accepted" if label == req.proposed else "corrected",
+                            cost, round_)
+
+    def _record(self, req: Request, label: int, outcome: str, cost: float,
+                round_: int) -> Annotation:
+        return Annotation(req.item, req.action, int(label), cost, round_, self.name, outcome,
+                          req.proposed)
+
+    def _with_error(self, item: str, true: int) -> int:
         if self.error_rate == 0.0 or self.n_classes < 2:
             return true
         digest = hashlib.sha256(f"{self.seed}:{item}".encode()).digest()

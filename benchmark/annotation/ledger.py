@@ -1,9 +1,14 @@
-"""The append-only annotation ledger: one JSON line per human action, fsynced as it is written.
+"""The append-only annotation ledger: one JSON line per human answer, fsynced as it is written.
 
-The first line is a header holding a fingerprint of everything the annotations depend on (data,
-method, budget, seed). A ledger with the same fingerprint is resumed, so a killed run never pays
-for an annotation twice or loses one; a ledger with another fingerprint belongs to an outdated
-run and is moved aside (never deleted) before a fresh one starts.
+The first line is a header holding a fingerprint of everything the answers depend on (data,
+method and its code, budget, seed). A ledger with the same fingerprint is resumed, so a killed
+run never pays for an answer twice or loses one; a ledger with another fingerprint belongs to
+an outdated run and is moved aside (never deleted) before a fresh one starts.
+
+A record is complete only when its newline is on disk: a crash mid-write leaves at most one
+unterminated tail, which resuming cuts back to the last newline. A record that cannot be read
+*before* readable ones is not a crash artefact but damage, and stops the run instead of
+silently dropping the answers after it.
 """
 
 from __future__ import annotations
@@ -11,15 +16,50 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-ACTIONS = ("label",)
+# What a human can be asked to do with an item (``annotator.costs`` prices each):
+#   label  - give the class of an item from scratch;
+#   verify - accept or correct a proposed label (a model's pre-label or a generator's target);
+#   reject - screen a synthetic item only: keep it or discard it as unrealistic / off-target.
+ACTIONS: tuple[str, ...] = ("label", "verify", "reject")
+# What came back: ``labelled`` (label), ``accepted`` / ``corrected`` (verify), ``kept`` (reject),
+# and ``rejected`` for a synthetic item discarded under any action.
+OUTCOMES: tuple[str, ...] = ("labelled", "accepted", "corrected", "kept", "rejected")
+# Outcomes that give an item a human-confirmed label, so the loop adds it to the dataset.
+LABELLED: frozenset[str] = frozenset({"labelled", "accepted", "corrected"})
+NO_LABEL = -1
+
+
+class LedgerError(RuntimeError):
+    """A ledger file that is damaged beyond a crash cut short mid-write."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """One thing a human is asked: ``action`` on ``item``, with the label proposed for
+    ``verify`` (``NO_LABEL`` otherwise).
+    """
+
+    item: str
+    action: str
+    proposed: int = NO_LABEL
+
+    def __post_init__(self) -> None:
+        if self.action not in ACTIONS:
+            raise ValueError(f"unknown action {self.action!r}; expected one of {ACTIONS}")
+        if self.action == "verify" and self.proposed < 0:
+            raise ValueError(f"verify request for {self.item!r} needs a proposed label")
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.item, self.action)
 
 
 @dataclass(frozen=True)
 class Annotation:
-    """One human action on one item: what was done, the label given, and what it cost."""
+    """One human answer: the request, what came back and what it cost."""
 
     item: str
     action: str
@@ -27,10 +67,23 @@ class Annotation:
     cost: float
     round: int
     annotator: str
+    outcome: str = "labelled"
+    proposed: int = NO_LABEL
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.item, self.action)
+
+    @property
+    def gives_label(self) -> bool:
+        return self.outcome in LABELLED
+
+
+_FIELDS = {f.name for f in fields(Annotation)}
 
 
 class Ledger:
-    """Append-only JSONL record of every annotation of one run."""
+    """Append-only JSONL record of every human answer of one run, keyed by (item, action)."""
 
     def __init__(self, path: str | Path, fingerprint: str) -> None:
         self.path = Path(path)
@@ -41,27 +94,37 @@ class Ledger:
     def _open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.path.exists():
-            lines = self.path.read_bytes().split(b"\n")
-            header = _parse(lines[0])
+            data = self.path.read_bytes()
+            header = _parse(data.split(b"\n", 1)[0]) if b"\n" in data else None
             if header is not None and header.get("fingerprint") == self.fingerprint:
-                self._resume(lines)
+                self._resume(data)
                 return
             self.path.replace(self.path.with_name(f"{self.path.name}.stale"))
-        self._write_line({"ledger": 1, "fingerprint": self.fingerprint})
+        self._write_line({"ledger": 2, "fingerprint": self.fingerprint})
 
-    def _resume(self, lines: list[bytes]) -> None:
-        """Keep every complete line; drop a line cut short by a crash mid-write."""
-        complete = 1
-        for raw in lines[1:]:
+    def _resume(self, data: bytes) -> None:
+        """Keep every newline-terminated record; cut an unterminated tail back to the last
+        newline. An unreadable record followed by readable ones is damage: refuse to go on.
+        """
+        offset = data.index(b"\n") + 1  # after the header
+        keep, bad = offset, None
+        for number, raw in enumerate(data[offset:].split(b"\n")[:-1], start=2):
+            offset += len(raw) + 1
             record = _parse(raw)
-            if record is None:
-                break
+            if record is None or not set(record) <= _FIELDS or "item" not in record:
+                bad = bad or number
+                continue
+            if bad is not None:
+                raise LedgerError(f"{self.path}: line {bad} is unreadable but later lines are "
+                                  "not; the ledger was damaged, not cut short by a crash. "
+                                  "Repair it or move it aside before rerunning.")
             self.entries.append(Annotation(**record))
-            complete += 1
-        good = b"\n".join(lines[:complete]) + b"\n"
-        if good != self.path.read_bytes():
+            keep = offset
+        if keep != len(data):  # a torn last write (or unreadable records only at the end)
             with self.path.open("r+b") as fh:
-                fh.truncate(len(good))
+                fh.truncate(keep)
+                fh.flush()
+                os.fsync(fh.fileno())
 
     def _write_line(self, record: dict) -> None:
         with self.path.open("ab") as fh:
@@ -74,9 +137,9 @@ class Ledger:
             self._write_line(asdict(annotation))
             self.entries.append(annotation)
 
-    def lookup(self) -> dict[str, Annotation]:
-        """The latest annotation of each item."""
-        return {a.item: a for a in self.entries}
+    def lookup(self) -> dict[tuple[str, str], Annotation]:
+        """The answer to each (item, action) asked so far."""
+        return {a.key: a for a in self.entries}
 
     @property
     def total_cost(self) -> float:

@@ -14,13 +14,19 @@ import numpy as np
 
 
 def allocate(budget: int, deficit: np.ndarray, weakness: np.ndarray, tradeoff: float = 0.5,
-             eps: float = 1e-3) -> np.ndarray:
-    """Integer samples per cluster, summing to ``budget``."""
+             eps: float = 1e-3, scale: np.ndarray | None = None) -> np.ndarray:
+    """Integer samples per cluster, summing to ``budget``; ``scale`` (>= 0, per cluster)
+    multiplies the priorities, e.g. a fairness boost or 0 for a cluster the generator fails on.
+    """
     if not 0.0 <= tradeoff <= 1.0:
         raise ValueError(f"tradeoff: got {tradeoff!r}, expected a weight in [0, 1]")
     weak = np.nan_to_num(np.asarray(weakness, float), nan=0.0)
     priority = ((np.maximum(np.asarray(deficit, float), 0.0) + eps) ** (1 - tradeoff)
                 * (np.maximum(weak, 0.0) + eps) ** tradeoff)
+    if scale is not None:
+        priority = priority * np.maximum(np.asarray(scale, float), 0.0)
+    if priority.sum() <= 0:
+        return np.zeros(len(priority), dtype=int)
     share = budget * priority / priority.sum()
     counts = np.floor(share).astype(int)
     order = np.argsort(-(share - counts), kind="stable")

@@ -11,9 +11,10 @@ from typing import Any
 
 from benchmark.config import ConfigError
 from benchmark.data import DataFormatError
-from benchmark.registry import UnknownNameError
+from benchmark.registry import PluginLoadError, UnknownNameError
 
-INPUT_ERRORS = (ConfigError, DataFormatError, FileNotFoundError, UnknownNameError)
+INPUT_ERRORS = (ConfigError, DataFormatError, FileNotFoundError, UnknownNameError,
+                PluginLoadError)
 
 
 def run(main: Callable[[], None]) -> None:

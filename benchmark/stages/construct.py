@@ -1,40 +1,85 @@
 """``construct@domain-method-seed``: run a construction method under the annotation budget.
 
-Outputs: the constructed dataset, a summary of the construction (cost, counts, rounds, time),
-and — kept across reruns so a killed run resumes — the annotation ledger and the loop state.
+Outputs: the constructed dataset, a summary of the construction (cost, actions, outcomes, human
+evaluation of synthetic items, rounds, time), and — kept across reruns so a killed run resumes —
+the annotation ledger and the loop state.
 """
 
 from __future__ import annotations
 
 import hashlib
+import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from benchmark.annotation import Ledger, SimulatedAnnotator
+from benchmark.annotation.human import AwaitingAnswers, HumanAnnotator
+from benchmark.closure import code_digest
 from benchmark.config import Params, load_params
 from benchmark.data import DomainData, Split, load_domain, save_split
 from benchmark.io import atomic_write_json
-from benchmark.loop import construct
+from benchmark.loop import Construction, construct
 from benchmark.method import METHODS
-from benchmark.paths import CONSTRUCTION, DATASET, LEDGER, STATE, domain_dir, run_dir
+from benchmark.paths import (
+    CONSTRUCTION,
+    DATASET,
+    LEDGER,
+    PRETRAINED,
+    QUEUE,
+    STATE,
+    TIMING,
+    annotator_dir,
+    domain_dir,
+    embeddings_file,
+    encoder_dir,
+    generator_dir,
+    run_dir,
+)
+from benchmark.resources import Resources
 from benchmark.stages import cell_args, digest, run
 
+LOOP_CODE = ["benchmark.loop", "benchmark.stages.construct", "benchmark.resources"]
 
-def fingerprint(params: Params, data: DomainData, method: str, seed: int) -> str:
-    """Everything the annotations of a run depend on; a change starts a fresh ledger."""
+
+def _files_digest(paths: Sequence[Path]) -> str:
+    content = hashlib.sha256()
+    for root in paths:
+        files = sorted(root.rglob("*")) if root.is_dir() else [root]
+        for path in (p for p in files if p.is_file()):
+            content.update(str(path.relative_to(root.parent)).encode())
+            content.update(path.read_bytes())
+    return content.hexdigest()
+
+
+def fingerprint(params: Params, data: DomainData, domain: str, method: str, seed: int) -> str:
+    """Everything the answers of a run depend on: data, the upstream models, params, seed and
+    the code of the method and the loop. A change starts a fresh ledger (the old one is kept).
+    """
     content = hashlib.sha256()
     for split in ("seed", "pool", "val"):
         content.update(data[split].x.tobytes())
         content.update(data[split].y.tobytes())
+    upstream = [embeddings_file(domain, PRETRAINED), generator_dir(domain), annotator_dir(domain)]
     return digest({
-        "data": content.hexdigest(), "method": method, "seed": seed,
-        "options": params.method_options(method),
+        "data": content.hexdigest(), "upstream": _files_digest([p for p in upstream
+                                                                 if p.exists()]),
+        "method": method, "seed": seed, "options": params.method_options(method),
         "construct": asdict(params.construct), "annotator": asdict(params.annotator),
+        "patterns": asdict(params.patterns), "generator": asdict(params.generator),
+        "code": code_digest([METHODS.get(method).__module__, *LOOP_CODE]),
     })
+
+
+def resources(params: Params, data: DomainData, domain: str) -> Resources:
+    return Resources(data.modality, data.input_shape, embeddings_file(domain, PRETRAINED),
+                     encoder_dir(domain), generator_dir(domain), annotator_dir(domain),
+                     params.patterns, params.generator)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -44,22 +89,84 @@ def main(argv: Sequence[str] | None = None) -> None:
     data = load_domain(domain_dir(args.domain), splits=("seed", "pool", "val"))
     method = METHODS.get(args.method)(**params.method_options(args.method))
     out = run_dir(args.domain, args.method, args.seed)
-    ledger = Ledger(out / LEDGER, fingerprint(params, data, args.method, args.seed))
+    ledger = Ledger(out / LEDGER, fingerprint(params, data, args.domain, args.method, args.seed))
+    res = resources(params, data, args.domain)
     pool = data["pool"]
-    annotator = SimulatedAnnotator(
-        {f"pool:{i}": int(y) for i, y in enumerate(pool.y)}, data.n_classes, ledger,
-        params.annotator.cost_label, params.annotator.error_rate, args.seed, params.annotator.name)
+    costs = asdict(params.annotator.costs)
+    if params.annotator.name == "human":  # real people, through Label Studio
+        annotator: Any = HumanAnnotator(ledger, costs, out / QUEUE, data.modality,
+                                        data.class_names)
+    else:
+        annotator = SimulatedAnnotator(
+            {f"pool:{i}": int(y) for i, y in enumerate(pool.y)}, data.n_classes, ledger, costs,
+            params.annotator.error_rate, args.seed, params.annotator.name, _LazyJudge(res))
     hidden = Split(pool.x, np.full(len(pool), -1), pool.group)  # methods never see pool labels
-    result = construct(method, data["seed"], hidden, data["val"], data.n_classes, annotator,
-                       params.construct, args.seed, out / STATE)
+    name = f"{args.domain}/{args.method}/seed{args.seed}"
+    try:
+        result = construct(method, data["seed"], hidden, data["val"], data.n_classes,
+                           annotator, params.construct, args.seed, out / STATE, res,
+                           _Progress(name, params))
+    except AwaitingAnswers as waiting:
+        sys.exit(f"waiting: {waiting}")
     save_split(result.dataset, out / DATASET)
-    atomic_write_json(out / CONSTRUCTION, {
-        "cost": result.cost, "annotations": len(ledger.entries),
-        "actions": dict(Counter(a.action for a in ledger.entries)),
-        "origin": dict(Counter(result.dataset.meta["origin"].tolist())),
-        "dataset_size": len(result.dataset), "stop_reason": result.stop_reason,
-        "rounds": result.rounds, "seconds": round(time.perf_counter() - start, 3),
-    })
+    atomic_write_json(out / CONSTRUCTION, summary(result, ledger, params.construct.budget))
+    # timing apart from the summary: an identical dataset must not rerun training
+    atomic_write_json(out / TIMING, {"compute/construct_s": round(time.perf_counter() - start,
+                                                                   3)})
+
+
+class _LazyJudge:
+    """Loads the judge (encoder, reference embeddings) only when a synthetic item is judged."""
+
+    def __init__(self, res: Resources) -> None:
+        self.res = res
+
+    def review(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.res.judge.review(x)
+
+
+class _Progress:
+    """A bar of rounds and cost spent on a terminal; one plain line per round in logs."""
+
+    def __init__(self, name: str, params: Params) -> None:
+        self.name, self.budget, self.rounds = name, params.construct.budget, params.construct.rounds
+        self.bar: Any = None
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=self.rounds, desc=f"construct {name}", unit="round")
+
+    def __call__(self, log: dict[str, Any]) -> None:
+        text = f"cost {log['cumulative_cost']:.1f}/{self.budget:g}, |D| {log['dataset_size']}"
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix_str(text)
+        else:
+            print(f"construct {self.name}: round {log['round']}/{self.rounds}, {text}",
+                  file=sys.stderr, flush=True)
+
+
+def summary(result: Construction, ledger: Ledger, budget: float) -> dict[str, Any]:
+    """construction.json: cost, actions, outcomes, make-up of D, human evaluation, rounds."""
+    data, entries = result.dataset, ledger.entries
+    synthetic = [a for a in entries if a.item.startswith("synth:")]
+    n_syn = max(len(synthetic), 1)
+    return {
+        "cost": round(result.cost, 6), "budget": budget,
+        "underspent": round(budget - result.cost, 6),
+        "annotations": len(entries), "actions": dict(Counter(a.action for a in entries)),
+        "outcomes": dict(Counter(a.outcome for a in entries)),
+        "origin": dict(Counter(data.meta["origin"].tolist())),
+        "dataset_size": len(data),
+        "synthetic_share": float((data.meta["source"] == "synthetic").mean()),
+        "human_eval": {
+            "synthetic_reviewed": len(synthetic),
+            "accepted": sum(a.outcome in ("accepted", "labelled", "kept")
+                            for a in synthetic) / n_syn,
+            "corrected": sum(a.outcome == "corrected" for a in synthetic) / n_syn,
+            "rejected": sum(a.outcome == "rejected" for a in synthetic) / n_syn},
+        "stop_reason": result.stop_reason, "rounds": result.rounds,
+    }
 
 
 if __name__ == "__main__":

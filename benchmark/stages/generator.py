@@ -4,8 +4,10 @@ method) and measure it against held-out real data.
 Training data: seed (labelled) + pool (label = null token); the condition is (class, cluster),
 with clusters recomputed deterministically by ``benchmark.patterns.discover`` on the pretrained
 embeddings with the ``patterns`` params, i.e. the same clustering as ``patterns@domain``.
-The annotator that judges targeting is a logistic regression on the encoder embeddings of the
-``reference`` split (real, labelled, unseen by the generator). Outputs: the generator
+The judge that labels targeted samples (and the real items behind chance) is the simulated
+annotator's (``annotator@domain``: trained on the ``reference`` split, unseen by the generator),
+the same one that reviews synthetic items in ``construct``; ``evaluate`` takes any
+``judge(x_raw, z) -> labels``. Outputs: the generator
 (``save_pretrained`` folders), a JSON report (DVC metrics) and a PNG of samples (DVC plot).
 """
 
@@ -14,7 +16,7 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,6 +26,7 @@ from benchmark.data import DomainData, load_domain
 from benchmark.io import atomic_write, atomic_write_json
 from benchmark.paths import (
     PRETRAINED,
+    annotator_dir,
     domain_dir,
     embeddings_file,
     encoder_dir,
@@ -32,6 +35,9 @@ from benchmark.paths import (
     generator_report,
 )
 from benchmark.stages import domain_args, run
+
+if TYPE_CHECKING:
+    from benchmark.generators.measure import Judge
 
 _SPLITS = ("seed", "pool", "val", "reference")
 
@@ -62,7 +68,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                  cfg.lr, cfg.drop, cfg.seed)
     gen.save(generator_dir(args.domain))
     trained = time.perf_counter()
-    report, samples = evaluate(gen, data, z, found, embedder(args.domain, data), cfg)
+    embed = embedder(args.domain, data)
+    judge = annotator_judge(args.domain, embed, z)
+    report, samples = evaluate(gen, data, z, found, embed, cfg, judge)
     head = max(1, len(losses) // 10)
     report.update({"steps": len(losses), "loss/first": float(np.mean(losses[:head])),
                    "loss/last": float(np.mean(losses[-head:])),
@@ -85,14 +93,36 @@ def embedder(domain: str, data: DomainData) -> Callable[[np.ndarray], np.ndarray
     return lambda x: encoders.embed(data.modality, model, np.asarray(x, np.float32))
 
 
-def evaluate(gen: Any, data: DomainData, z: dict[str, np.ndarray], found: pt.Patterns,
-             embed: Callable[[np.ndarray], np.ndarray], cfg: GeneratorParams
-             ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Targeting accuracy beside chance, PRDC, Frechet distance and TSTR, all on real held-out
-    items (``val``; the annotator is fitted on ``reference``).
+def annotator_judge(domain: str, embed: Callable[[np.ndarray], np.ndarray],
+                    z: dict[str, np.ndarray]) -> Judge:
+    """The simulated annotator's judge (``annotator@domain``): the same stand-in for people
+    that reviews synthetic items in ``construct`` scores targeting here.
     """
-    from benchmark.generators import measure, sample
+    from benchmark.annotation import judge
 
+    trained = judge.load(annotator_dir(domain), embed, z["reference"])
+    return lambda x, _z: trained.proba(np.asarray(x, np.float32)).argmax(axis=1)
+
+
+def reference_judge(data: DomainData, z: dict[str, np.ndarray], seed: int) -> Judge:
+    """The default judge: logistic regression on the ``reference`` embeddings (real, labelled,
+    unseen by the generator). Swap in a stronger one through ``evaluate(..., judge=)``.
+    """
+    from benchmark.generators import measure
+
+    return measure.embedding_judge(z["reference"], data["reference"].y, seed)
+
+
+def evaluate(gen: Any, data: DomainData, z: dict[str, np.ndarray], found: pt.Patterns,
+             embed: Callable[[np.ndarray], np.ndarray], cfg: GeneratorParams,
+             judge: Judge | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Targeting accuracy beside chance, PRDC, Frechet distance and TSTR, all on real held-out
+    items (``val``). ``judge(x_raw, z) -> labels`` labels both the targeted samples and the
+    ``val`` items behind chance (default: :func:`reference_judge`).
+    """
+    from benchmark.generators import sample
+
+    judge = judge if judge is not None else reference_judge(data, z, cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     seed_clusters = found.assign(z["seed"])
     pick = rng.integers(0, len(seed_clusters), cfg.eval_samples)  # requests: pairs seen in D
@@ -101,24 +131,58 @@ def evaluate(gen: Any, data: DomainData, z: dict[str, np.ndarray], found: pt.Pat
     x_t, _ = sample(gen, cfg.eval_samples, req_l, req_c, guidance=cfg.guidance, **kw)
     x_u, _ = sample(gen, cfg.eval_samples, **kw)
     z_t, z_u = embed(x_t), embed(x_u)
-    judge = measure.annotator(z["reference"], data["reference"].y, cfg.seed)
-    val_c = found.assign(z["val"])
     report: dict[str, Any] = {
         "n_samples": cfg.eval_samples, "sampler": cfg.sampler, "sample_steps": cfg.sample_steps,
-        "guidance": cfg.guidance, "annotator/val_acc": float(judge.score(z["val"], data["val"].y)),
-        "targeting": measure.targeting(found.assign(z_t) == req_c, judge.predict(z_t) == req_l),
-        "prdc": measure.prdc(z["val"], z_u, k=5),
-        "prdc_targeted": measure.prdc(z["val"], z_t, k=5),
-        "frechet": measure.frechet(embed, z_u.shape[1], data["val"].x, x_u),
-        # the same distance between two real held-out splits: the floor at this sample size
-        "frechet_real": measure.frechet(embed, z_u.shape[1], data["val"].x,
-                                        data["reference"].x[:cfg.eval_samples]),
-        "tstr": measure.tstr(z_t, req_l, z["seed"], data["seed"].y, z["val"], data["val"].y,
-                             cfg.seed)}
-    report["targeting"]["chance"] = measure.chance(req_l, req_c, data["val"].y, val_c)
-    report["targeting"]["label_chance"] = measure.chance(req_l, np.zeros_like(req_c),
-                                                         data["val"].y, np.zeros_like(val_c))
+        "guidance": cfg.guidance,
+        **_targeting_report(judge, data, z, found, (x_t, z_t, req_l, req_c)),
+        **_distribution_report(data, z, embed, (x_t, z_t), (x_u, z_u), cfg.seed),
+        "tstr": _tstr(z_t, req_l, data, z, cfg.seed)}
     return report, {"targeted": x_t, "untargeted": x_u, "labels": req_l}
+
+
+def _targeting_report(judge: Judge, data: DomainData, z: dict[str, np.ndarray],
+                      found: pt.Patterns, targeted: tuple[np.ndarray, ...]) -> dict[str, Any]:
+    """Targeting accuracy and its chance, both judged by ``judge`` (chance: its labels of val)."""
+    from benchmark.generators import measure
+
+    x_t, z_t, req_l, req_c = targeted
+    val_l, val_c = np.asarray(judge(data["val"].x, z["val"])), found.assign(z["val"])
+    target = measure.targeting(found.assign(z_t) == req_c, np.asarray(judge(x_t, z_t)) == req_l)
+    target["chance"] = measure.chance(req_l, req_c, val_l, val_c)
+    target["label_chance"] = measure.chance(req_l, np.zeros_like(req_c), val_l,
+                                            np.zeros_like(val_c))
+    return {"annotator/val_acc": float(np.mean(val_l == data["val"].y)), "targeting": target}
+
+
+def _distribution_report(data: DomainData, z: dict[str, np.ndarray],
+                         embed: Callable[[np.ndarray], np.ndarray],
+                         targeted: tuple[np.ndarray, np.ndarray],
+                         untargeted: tuple[np.ndarray, np.ndarray], seed: int) -> dict[str, Any]:
+    """PRDC and Frechet distance against seeded random subsamples of val, beside the same
+    measures between val and ``reference`` subsamples (the real-vs-real floor); every set has
+    the same size, since both measures depend on it.
+    """
+    from benchmark.generators import measure
+
+    (x_t, z_t), (x_u, z_u) = targeted, untargeted
+    n = min(len(x_u), len(x_t), len(data["val"]), len(data["reference"]))
+    v = measure.subsample(len(data["val"]), n, seed, stream=2)
+    r = measure.subsample(len(data["reference"]), n, seed, stream=3)
+    x_val, z_val, dim = data["val"].x[v], z["val"][v], z_u.shape[1]
+    return {"n_real": n,
+            "prdc": measure.prdc(z_val, z_u[:n], k=5),
+            "prdc_targeted": measure.prdc(z_val, z_t[:n], k=5),
+            "prdc_real": measure.prdc(z_val, z["reference"][r], k=5),
+            "frechet": measure.frechet(embed, dim, x_val, x_u[:n]),
+            "frechet_real": measure.frechet(embed, dim, x_val, data["reference"].x[r])}
+
+
+def _tstr(z_t: np.ndarray, req_l: np.ndarray, data: DomainData, z: dict[str, np.ndarray],
+          seed: int) -> dict[str, float]:
+    """Probe trained on the targeted samples vs on as many real seed items, tested on val."""
+    from benchmark.generators import measure
+
+    return measure.tstr(z_t, req_l, z["seed"], data["seed"].y, z["val"], data["val"].y, seed)
 
 
 def plot(data: DomainData, samples: dict[str, np.ndarray], domain: str) -> None:

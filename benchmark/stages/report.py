@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import pandas as pd
@@ -9,7 +10,7 @@ import pandas as pd
 from benchmark import report
 from benchmark.config import load_params
 from benchmark.io import atomic_write_text
-from benchmark.paths import REPORTS
+from benchmark.paths import REPORTS, annotator_report
 from benchmark.stages import run
 
 
@@ -24,8 +25,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     atomic_write_text(REPORTS / "results.csv", cells.to_csv(index=False))
     atomic_write_text(REPORTS / "summary.csv", summary.to_csv(index=False))
     atomic_write_text(REPORTS / "paired.csv", diffs_df.to_csv(index=False))
+    judges = {d: json.loads(annotator_report(d).read_text())["judge"] for d in grid.domains
+              if annotator_report(d).is_file()}
     atomic_write_text(REPORTS / "summary.md",
-                      report.markdown(summary, diffs_df, conf, grid.experiment))
+                      report.markdown(summary, diffs_df, conf, grid.experiment, judges))
     report.plot_robustness(summary, REPORTS / "robustness.png")
 
 

@@ -22,6 +22,7 @@ from benchmark.paths import (
     GROUPS,
     METRICS,
     MODEL,
+    TIMING,
     cell_name,
     domain_dir,
     result_dir,
@@ -53,6 +54,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         trained = time.perf_counter()
         metrics, groups = score(lambda x: downstream.predict(model, x), data)
         metrics.update(cell_metrics(construction, len(dataset), data.info))
+        timing = runs / TIMING  # informational, not a dependency: see benchmark/paths.py
+        if timing.is_file():
+            metrics.update(json.loads(timing.read_text()))
         metrics.update({"compute/train_s": trained - start,
                         "compute/evaluate_s": time.perf_counter() - trained})
         out = result_dir(args.domain, args.method, args.seed)
@@ -62,16 +66,27 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def cell_metrics(construction: dict[str, Any], size: int, info: dict[str, Any]) -> dict[str, float]:
-    """Cost, dataset size and compute seconds of the stages before training."""
-    actions = construction.get("actions", {})
-    return {
+    """Cost per action, make-up of the dataset, human evaluation of synthetic items and the
+    compute seconds of the stages before training.
+    """
+    actions, origin = construction.get("actions", {}), construction.get("origin", {})
+    human = construction.get("human_eval", {})
+    metrics = {
         "cost/annotation": float(construction["cost"]),
-        "cost/labels": float(actions.get("label", 0)),
+        "cost/underspent": float(construction.get("underspent", 0.0)),
         "dataset/size": float(size),
-        "dataset/human_labelled": float(construction["origin"].get("human", 0)),
+        "dataset/human_labelled": float(origin.get("human", 0)),
+        "dataset/pseudo_labelled": float(origin.get("pseudo", 0)),
+        "dataset/synthetic_share": float(construction.get("synthetic_share", 0.0)),
+        "human/synthetic_reviewed": float(human.get("synthetic_reviewed", 0)),
         "compute/prepare_s": float(info.get("prepare_seconds", 0.0)),
-        "compute/construct_s": float(construction["seconds"]),
     }
+    metrics.update({f"cost/{a}_n": float(actions.get(a, 0)) for a in ("label", "verify",
+                                                                      "reject")})
+    if human.get("synthetic_reviewed"):
+        metrics.update({f"human/{k}": float(human[k])
+                        for k in ("accepted", "corrected", "rejected")})
+    return metrics
 
 
 def to_csv(rows: list[dict[str, Any]]) -> str:

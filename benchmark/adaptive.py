@@ -1,0 +1,182 @@
+"""``adaptive``: the method under study — diversity-aware, model-assisted construction.
+
+Each round, from the harness's own parts:
+1. a committee on the encoder's embeddings of D gives uncertainty and, on ``val``, the clusters
+   (the frozen ``patterns`` clustering) where the dataset is weak;
+2. the pattern table on the current D: deficit (pool share - D share) and weakness (committee
+   error on ``val``) per cluster, raised where a fairness group lags on ``val`` (``fairness``)
+   and zeroed for clusters whose generated items people mostly rejected so far;
+3. a synthetic budget is allocated over clusters by deficit x weakness (``budget.allocate``),
+   each cluster's items aimed at the classes the committee gets wrong there, and generated;
+4. people verify the synthetic items (cheap: a proposed label) and label real pool items ranked
+   by an acquisition function weighted by cluster priority and group lag — clusters the
+   generator fails on get their share through real items instead;
+5. optionally, confident synthetic items on which the whole committee agrees join unpaid as
+   pseudo-labels (``pseudo_label``; off by default, see the class docstring).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from benchmark import patterns as pt
+from benchmark.annotation import Annotation, Request
+from benchmark.annotation.acquisition import ACQUISITIONS
+from benchmark.assist import Committee, committee
+from benchmark.method import (
+    METHODS,
+    Candidates,
+    Method,
+    Pseudo,
+    RoundContext,
+    label_requests,
+)
+
+
+@METHODS.register("adaptive")
+class Adaptive(Method):
+    """Targeted generation + uncertainty/diversity acquisition + human verification.
+
+    ``synthetic_share``: share of a round's budget spent verifying generated items;
+    ``tradeoff``: 0 allocates by deficit only, 1 by weakness only; ``fairness``: weight of the
+    worst-group term (0 = off); ``min_accept``: a cluster whose generated items people accepted
+    less often than this (after ``min_reviews``) gets no more synthetic items;
+    ``pseudo_label`` (off by default) lets unreviewed synthetic items join when every committee
+    member predicts the target class with mean confidence >= ``pseudo_confidence``. Off, because
+    generators that target poorly on CPU budgets make an unverified item too often off-class,
+    and the comparison is cleaner when every item the method adds was seen by a person.
+    """
+
+    name = "adaptive"
+
+    def __init__(self, acquisition: str = "bald", synthetic_share: float = 0.5,
+                 tradeoff: float = 0.5, fairness: float = 1.0, min_accept: float = 0.3,
+                 min_reviews: int = 5, members: int = 5, pseudo_label: bool = False,
+                 pseudo_confidence: float = 0.95) -> None:
+        self.acquisition, self.synthetic_share, self.tradeoff = (
+            acquisition, synthetic_share, tradeoff)
+        self.fairness, self.min_accept, self.min_reviews = fairness, min_accept, min_reviews
+        self.members, self.pseudo_label = members, pseudo_label
+        self.pseudo_confidence = pseudo_confidence
+
+    # ------------------------------------------------------------------ propose
+    def propose(self, ctx: RoundContext) -> Candidates:
+        table = self.pattern_table(ctx)
+        self.table_ = table
+        n_syn = int(ctx.budget * self.synthetic_share // ctx.costs["verify"])
+        counts = _allocate(n_syn, table, self.tradeoff)
+        labels, clusters = _targets(counts, table["class_need"])
+        parts = [ctx.pool]
+        if len(labels) and ctx.generate is not None:
+            parts.append(ctx.generate(len(labels), labels, clusters))
+        ctx.log.update({"adaptive/synthetic_requested": float(len(labels)),
+                        "adaptive/clusters_targeted": float((counts > 0).sum()),
+                        "adaptive/clusters_failed": float(table["failed"].sum())})
+        return Candidates.concat(parts)
+
+    def pattern_table(self, ctx: RoundContext) -> dict[str, Any]:
+        """Deficit, weakness, group lag, per-class need and generator failures per cluster."""
+        res = ctx.resources
+        found, k = res.patterns, res.patterns.k
+        z_d = res.embed_items(ctx.dataset.meta["item"], ctx.dataset.x)
+        labels_d, labels_pool = found.assign(z_d), found.assign(res.embeddings["pool"])
+        labels_val = found.assign(res.embeddings["val"])
+        proba = pt.committee_proba(z_d, ctx.dataset.y, res.embeddings["val"], ctx.n_classes,
+                                   self.members, seed=ctx.seed * 1000 + ctx.round)
+        wrong = proba.mean(0).argmax(1) != ctx.val.y
+        weak = pt.weakness(labels_val, ctx.val.y, proba, k)
+        lag = _group_lag(ctx.val.group, wrong)
+        cluster_lag = np.nan_to_num(pt.cluster_mean(labels_val, lag[ctx.val.group], k))
+        need = np.ones((k, ctx.n_classes))  # +1 smoothing: every class stays reachable
+        np.add.at(need, (labels_val, ctx.val.y), 1.0 + 2.0 * wrong)
+        return {"k": k, "deficit": pt.deficit(labels_d, labels_pool, k),
+                "weakness": weak.error, "group_lag": lag, "cluster_lag": cluster_lag,
+                "fair_scale": 1.0 + self.fairness * cluster_lag / max(cluster_lag.max(), 1e-9),
+                "class_need": need, "failed": self._failed(ctx.history, k)}
+
+    def _failed(self, history: list[dict[str, Any]], k: int) -> np.ndarray:
+        """Clusters whose generated items people accepted too rarely in earlier rounds."""
+        n, ok = np.zeros(k), np.zeros(k)
+        for log in history:
+            for c, s in log.get("human_eval", {}).get("clusters", {}).items():
+                if 0 <= int(c) < k:
+                    n[int(c)] += s["n"]
+                    ok[int(c)] += s["accepted"] * s["n"]
+        return (n >= self.min_reviews) & (ok < self.min_accept * np.maximum(n, 1))
+
+    # ------------------------------------------------------------------ select
+    def select(self, cands: Candidates, ctx: RoundContext) -> list[Request]:
+        found = committee(ctx, cands, self.members)
+        self.committee_ = found
+        table, syn = self.table_, cands.synthetic
+        cluster = ctx.resources.patterns.assign(found.z)
+        priority = _allocate(1000, table, self.tradeoff, respect_failures=False) + 1.0
+        boost = np.where(table["failed"], 2.0, 1.0)  # failed clusters: real items instead
+        weight = (priority * boost)[cluster] / priority.max()
+        lag = table["group_lag"]
+        group_w = 1.0 + self.fairness * np.where(
+            cands.group >= 0, lag[np.clip(cands.group, 0, len(lag) - 1)], 0.0) / max(
+            lag.max(), 1e-9)
+        rule = ACQUISITIONS.get(self.acquisition)()
+        real = np.flatnonzero(~syn)
+        order = rule.order(found.proba[:, real], found.z[real], found.z_dataset,
+                           int(ctx.budget // ctx.costs["label"]) + 1, ctx.rng,
+                           weight=(weight * group_w)[real])
+        synthetic = np.flatnonzero(syn)
+        verify = label_requests(cands, synthetic, "verify", cands.meta["target_label"])
+        return verify + label_requests(cands, real[order])
+
+    def incorporate(self, ctx: RoundContext, cands: Candidates,
+                    answers: list[Annotation]) -> Pseudo | None:
+        if not self.pseudo_label:
+            return None
+        return _confident_synthetic(cands, answers, self.committee_, self.pseudo_confidence)
+
+
+def _allocate(n: int, table: dict[str, Any], tradeoff: float,
+              respect_failures: bool = True) -> np.ndarray:
+    from benchmark.generators.budget import allocate
+
+    scale = table["fair_scale"] * (~table["failed"] if respect_failures else 1.0)
+    return allocate(n, table["deficit"], table["weakness"], tradeoff, scale=scale)
+
+
+def _targets(counts: np.ndarray, need: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per cluster, its count split over classes in proportion to the need (largest
+    remainder): the (label, cluster) request of every item to generate.
+    """
+    labels, clusters = [], []
+    for c in np.flatnonzero(counts):
+        share = counts[c] * need[c] / need[c].sum()
+        per = np.floor(share).astype(int)
+        per[np.argsort(-(share - per), kind="stable")[: counts[c] - per.sum()]] += 1
+        for label in np.flatnonzero(per):
+            labels += [label] * per[label]
+            clusters += [c] * per[label]
+    return np.asarray(labels, np.int64), np.asarray(clusters, np.int64)
+
+
+def _group_lag(group: np.ndarray, wrong: np.ndarray) -> np.ndarray:
+    """Per group: how far its committee accuracy on ``val`` trails the overall accuracy."""
+    n = int(group.max()) + 1 if len(group) else 0
+    count = np.bincount(group, minlength=n)
+    acc = 1.0 - np.bincount(group, weights=wrong.astype(float), minlength=n) / np.maximum(
+        count, 1)
+    overall = 1.0 - wrong.mean() if len(wrong) else 1.0
+    return np.where(count > 0, np.maximum(overall - acc, 0.0), 0.0)
+
+
+def _confident_synthetic(cands: Candidates, answers: list[Annotation], found: Committee,
+                         confidence: float) -> Pseudo:
+    """Unreviewed synthetic items whose target class every member predicts, confidently."""
+    seen = {a.item for a in answers}
+    target = cands.meta["target_label"]
+    votes = found.proba.argmax(axis=2)
+    agree = (votes == target[None, :]).all(axis=0)
+    sure = found.mean[np.arange(len(cands)), np.clip(target, 0, None)] >= confidence
+    rows = [i for i in np.flatnonzero(cands.synthetic & agree & sure)
+            if str(cands.items[i]) not in seen]
+    rows_a = np.asarray(rows, np.int64)
+    return Pseudo(rows_a, target[rows_a])

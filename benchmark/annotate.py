@@ -1,0 +1,67 @@
+"""Hand a round's requests to people in Label Studio and bring their answers back.
+
+``python -m benchmark.annotate export QUEUE.npz OUT.json [--media DIR]`` writes the tasks to
+import into a Label Studio project (and its ``label_config.xml``);
+``python -m benchmark.annotate import EXPORT.json QUEUE.npz LEDGER.jsonl`` appends the answers
+in the project's JSON export to the run's ledger, each request charged once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from benchmark.annotation.labelstudio import AnswerError, export, import_answers, read_queue
+from benchmark.annotation.ledger import Ledger, LedgerError
+from benchmark.stages import INPUT_ERRORS
+
+
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    out = sub.add_parser("export", help="write Label Studio tasks and label_config.xml")
+    out.add_argument("queue")
+    out.add_argument("out_json")
+    out.add_argument("--media", help="write images here instead of inline data URIs")
+    back = sub.add_parser("import", help="append a Label Studio JSON export to the ledger")
+    back.add_argument("export_json")
+    back.add_argument("queue")
+    back.add_argument("ledger")
+    for action, cost in (("label", 1.0), ("verify", 0.4), ("reject", 0.2)):
+        back.add_argument(f"--cost-{action}", type=float, default=cost)
+    back.add_argument("--annotator", default="human")
+    return parser.parse_args(argv)
+
+
+def ledger_of(path: str, fingerprint: str) -> Ledger:
+    """Open the run's existing ledger, refusing one of another run (never moving it aside)."""
+    lines = Path(path).read_text().splitlines()  # FileNotFoundError: one line from main()
+    header = json.loads(lines[0]) if lines else {}
+    found = header.get("fingerprint") if isinstance(header, dict) else None
+    if found != fingerprint:
+        raise AnswerError(f"{path} belongs to run {str(found)[:12]}, but the queue to run "
+                          f"{fingerprint[:12]}; import into the ledger of the run that asked")
+    return Ledger(path, fingerprint)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse(argv)
+    try:
+        if args.command == "export":
+            tasks = export(args.queue, args.out_json, args.media)
+            print(f"wrote {len(tasks)} tasks to {args.out_json} (and label_config.xml beside it)")
+            return
+        costs = {"label": args.cost_label, "verify": args.cost_verify,
+                 "reject": args.cost_reject}
+        ledger = ledger_of(args.ledger, read_queue(args.queue).fingerprint)
+        added, open_ = import_answers(args.export_json, args.queue, ledger, costs, args.annotator)
+        print(f"added {added} answers to {args.ledger}; {open_} requests still unanswered")
+    except (*INPUT_ERRORS, AnswerError, LedgerError, json.JSONDecodeError) as err:
+        sys.exit(f"error: {err}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""Model assistance shared by the model-assisted methods: a bootstrap committee of logistic
+regressions on the encoder's embeddings of D, refitted every round. It pre-labels candidates,
+feeds the acquisition functions and measures where the current dataset is weak.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from benchmark import patterns as pt
+from benchmark.annotation.acquisition import agreement
+from benchmark.method import Candidates, RoundContext
+
+
+@dataclass
+class Committee:
+    """Class probabilities (members, items, classes) of the committee for the candidates and
+    for ``val``, with the embeddings they were computed from.
+    """
+
+    proba: np.ndarray
+    z: np.ndarray
+    z_dataset: np.ndarray
+    val_proba: np.ndarray
+
+    @property
+    def mean(self) -> np.ndarray:
+        return self.proba.mean(axis=0)
+
+    @property
+    def prelabel(self) -> np.ndarray:
+        return self.mean.argmax(axis=1)
+
+
+def committee(ctx: RoundContext, cands: Candidates, members: int = 5) -> Committee:
+    """Fit the committee on D (embedded) and predict the candidates and ``val``; logs the
+    committee's cross-model agreement on ``val`` as ``committee_agreement``.
+    """
+    res, data = ctx.resources, ctx.dataset
+    z_d = res.embed_items(data.meta["item"], data.x)
+    z = res.embed_items(cands.items, cands.x)
+    z_val = res.embeddings["val"]
+    both = pt.committee_proba(z_d, data.y, np.concatenate([z, z_val]), ctx.n_classes, members,
+                              seed=ctx.seed * 1000 + ctx.round)
+    found = Committee(both[:, :len(z)], z, z_d, both[:, len(z):])
+    ctx.log["committee_agreement"] = agreement(found.val_proba)
+    ctx.log["committee_val_acc"] = float((found.val_proba.mean(0).argmax(1) == ctx.val.y).mean())
+    return found

@@ -1,0 +1,99 @@
+"""Lazy handles to what the upstream stages built for a domain, shared by every method: the
+encoder and its cached embeddings, the frozen pattern clusters, the generator and the judge.
+
+Nothing is loaded until a method asks, so ``random`` or ``seed_only`` never pay for the
+generator. Items are embedded once: seed and pool items come from the ``pretrain`` cache,
+others (synthetic) are encoded on demand and remembered by id.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmark import patterns as pt
+from benchmark.config import GeneratorParams, PatternsParams
+
+
+class Resources:
+    """The domain's encoder, embeddings, patterns, generator and judge, loaded on first use."""
+
+    def __init__(self, modality: str, input_shape: tuple[int, ...], embeddings: str | Path,
+                 encoder: str | Path, generator: str | Path, judge: str | Path,
+                 patterns: PatternsParams, sampling: GeneratorParams) -> None:
+        self.modality, self.input_shape = modality, tuple(input_shape)
+        self.paths = {"embeddings": Path(embeddings), "encoder": Path(encoder),
+                      "generator": Path(generator), "judge": Path(judge)}
+        self.patterns_params, self.sampling = patterns, sampling
+        self._cache: dict[str, np.ndarray] = {}
+
+    @cached_property
+    def embeddings(self) -> dict[str, np.ndarray]:
+        """Pretrained-encoder embeddings of every split (the ``pretrain`` stage's cache)."""
+        with np.load(self.paths["embeddings"], allow_pickle=False) as npz:
+            return {k: npz[k] for k in npz.files}
+
+    @cached_property
+    def encoder(self) -> Any:
+        from benchmark import encoders
+
+        return encoders.load(self.modality, self.paths["encoder"], self.input_shape)
+
+    def embed(self, x: np.ndarray) -> np.ndarray:
+        """Encoder embeddings of raw items."""
+        from benchmark import encoders
+
+        if len(x) == 0:
+            return np.zeros((0, self.embeddings["seed"].shape[1]), np.float32)
+        return encoders.embed(self.modality, self.encoder, np.asarray(x, np.float32))
+
+    def embed_items(self, items: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """Embeddings by item id: cached splits for ``seed:i`` / ``pool:i``, else computed."""
+        out = np.zeros((len(items), self.embeddings["seed"].shape[1]), np.float32)
+        todo = []
+        for row, item in enumerate(items.tolist()):
+            split, _, index = item.partition(":")
+            if split in ("seed", "pool"):
+                out[row] = self.embeddings[split][int(index)]
+            elif item in self._cache:
+                out[row] = self._cache[item]
+            else:
+                todo.append(row)
+        if todo:
+            z = self.embed(x[todo])
+            out[todo] = z
+            self._cache.update({items[r]: z[j] for j, r in enumerate(todo)})
+        return out
+
+    @cached_property
+    def patterns(self) -> pt.Patterns:
+        """The frozen clusters of ``patterns@domain`` (the generator's cluster conditions),
+        recomputed deterministically from the pretrained embeddings.
+        """
+        p, z = self.patterns_params, self.embeddings
+        return pt.discover(z["seed"], z["pool"], p.k, p.seed, p.algorithm, p.components,
+                           p.covariance)
+
+    @cached_property
+    def generator(self) -> Any:
+        from benchmark import generators
+
+        return generators.load(self.paths["generator"])
+
+    def sample(self, n: int, label: Any, cluster: Any, seed: int
+               ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """``n`` generated items (targeted or not) with the pipeline's sampler settings."""
+        from benchmark.generators import sample
+
+        s = self.sampling
+        return sample(self.generator, n, label, cluster, sampler=s.sampler,
+                      steps=s.sample_steps, guidance=s.guidance, seed=seed)
+
+    @cached_property
+    def judge(self) -> Any:
+        from benchmark.annotation import judge
+
+        return judge.load(self.paths["judge"], self.embed, self.embeddings["reference"])
