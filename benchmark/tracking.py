@@ -69,9 +69,9 @@ class Tracker:
 
     def log_rounds(self, rounds: Sequence[Mapping[str, Any]]) -> None:
         """Per-round construction metrics against their own x-axis ``round/index``."""
-        for entry in rounds:
-            row = {f"round/{k}": v for k, v in entry.items()
-                   if isinstance(v, (int, float)) and k != "round"}
+        for entry in rounds:  # nested numbers too: human_eval/accepted, human_eval/clusters/3/n
+            row = {f"round/{k}": v for k, v in flatten_numbers(
+                {k: v for k, v in entry.items() if k != "round"}).items()}
             self._call(lambda r=row, e=entry: self.run.log({"round/index": e["round"], **r}))
 
     def log_summary(self, metrics: Mapping[str, float],
