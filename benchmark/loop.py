@@ -28,6 +28,7 @@ from benchmark.config import ConstructParams
 from benchmark.data import Split, concat_splits
 from benchmark.io import atomic_write_npz
 from benchmark.method import UNKNOWN_GROUP, Candidates, Method, Pseudo, RoundContext
+from benchmark.round_metrics import round_metrics
 
 EPS = 1e-9
 
@@ -249,6 +250,7 @@ def round_log(ctx: RoundContext, cands: Candidates, requests: list[Request],
         "human_eval": human_eval(judged, cluster),
     }
     log.update({f"method/{k}": v for k, v in ctx.log.items()})
+    log.update(round_metrics(dataset, ctx))
     return log
 
 

@@ -95,6 +95,7 @@ DATASET = "dataset.npz"
 LEDGER = "ledger.jsonl"
 STATE = "state.npz"
 CONSTRUCTION = "construction.json"
+ROUNDS = "rounds.csv"  # per-round metrics of a construction (DVC plot)
 QUEUE = "queue.npz"  # requests waiting for people (annotator.name: human)
 TIMING = "timing.json"  # construct seconds, kept out of construction.json (a train dep)
 MODEL = "model.ckpt"

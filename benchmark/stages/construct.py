@@ -23,7 +23,7 @@ from benchmark.annotation.human import AwaitingAnswers, HumanAnnotator
 from benchmark.closure import code_digest
 from benchmark.config import Params, load_params
 from benchmark.data import DomainData, Split, load_domain, save_split
-from benchmark.io import atomic_write_json
+from benchmark.io import atomic_write_json, atomic_write_text
 from benchmark.loop import Construction, construct
 from benchmark.method import METHODS
 from benchmark.paths import (
@@ -32,6 +32,7 @@ from benchmark.paths import (
     LEDGER,
     PRETRAINED,
     QUEUE,
+    ROUNDS,
     STATE,
     TIMING,
     annotator_dir,
@@ -110,6 +111,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(f"waiting: {waiting}")
     save_split(result.dataset, out / DATASET)
     atomic_write_json(out / CONSTRUCTION, summary(result, ledger, params.construct.budget))
+    atomic_write_text(out / ROUNDS, rounds_csv(result.rounds))
     # timing apart from the summary: an identical dataset must not rerun training
     atomic_write_json(out / TIMING, {"compute/construct_s": round(time.perf_counter() - start,
                                                                    3)})
@@ -144,6 +146,21 @@ class _Progress:
         else:
             print(f"construct {self.name}: round {log['round']}/{self.rounds}, {text}",
                   file=sys.stderr, flush=True)
+
+
+ROUND_COLUMNS = ("cumulative_cost", "dataset_size", "synthetic_share", "probe_val_acc",
+                 "cluster_entropy", "method/committee_val_acc")
+
+
+def rounds_csv(rounds: list[dict[str, Any]]) -> str:
+    """The DVC plot of the construction: cost, size, accept rate and accuracy per round."""
+    lines = [",".join(("round", *ROUND_COLUMNS, "accept_rate"))]
+    for log in rounds:
+        human = log.get("human_eval", {})
+        accept = human["accepted"] if human.get("n") else ""
+        values = [log.get(c, "") for c in ROUND_COLUMNS]
+        lines.append(",".join(str(v) for v in (log["round"], *values, accept)))
+    return "\n".join(lines) + "\n"
 
 
 def summary(result: Construction, ledger: Ledger, budget: float) -> dict[str, Any]:
