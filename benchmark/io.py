@@ -20,6 +20,7 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would hide results from other users
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
@@ -28,6 +29,23 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def sweep_temp_files(folder: str | Path) -> int:
+    """Remove temp files a killed writer left in ``folder`` (``.<name>.*.tmp``); returns how
+    many. Safe because every real write renames its temp file before it returns.
+    """
+    folder = Path(folder)
+    stray = list(folder.glob(".*.tmp")) if folder.is_dir() else []
+    for path in stray:
+        path.unlink(missing_ok=True)
+    return len(stray)
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

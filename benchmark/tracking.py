@@ -9,6 +9,7 @@ becomes a new, comparable run.
 
 from __future__ import annotations
 
+import os
 import shutil
 import warnings
 from collections.abc import Mapping, Sequence
@@ -47,10 +48,10 @@ class Tracker:
         return self
 
     def _start(self) -> None:
+        if self.mode != "online":  # offline means no network from any part of wandb
+            os.environ["WANDB_MODE"] = self.mode
         import wandb
 
-        if self.mode == "offline":
-            _drop_superseded_runs(Path(WANDB_DIR) / "wandb", self.name)
         init = dict(
             project=self.project, entity=self.entity, name=self.name, id=self.run_id,
             group=self.group, job_type=self.job_type, tags=self.tags, config=self.config,
@@ -107,7 +108,10 @@ class Tracker:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         if self.run is not None:
+            run_dir = Path(getattr(self.run, "dir", "") or ".").parent.name
             self._call(lambda: self.run.finish(exit_code=1 if exc else 0))
+            if exc is None and self.mode == "offline":  # only a finished run replaces the old
+                _drop_superseded_runs(Path(WANDB_DIR) / "wandb", self.name, keep=run_dir)
 
 
 def track_domain_report(tracking: Any, experiment: str, domain: str, job: str,
@@ -140,7 +144,10 @@ def flatten_numbers(tree: Mapping[str, Any], prefix: str = "") -> dict[str, floa
     return flat
 
 
-def _drop_superseded_runs(folder: Path, name: str) -> None:
-    """Remove earlier offline runs of the same cell: their results have been replaced."""
+def _drop_superseded_runs(folder: Path, name: str, keep: str) -> None:
+    """Remove earlier offline runs of the same cell once a new one finished: their results
+    have been replaced (a failed run leaves the previous one, whose results are on disk).
+    """
     for old in folder.glob(f"offline-run-*-{name}--*"):
-        shutil.rmtree(old, ignore_errors=True)
+        if old.name != keep:
+            shutil.rmtree(old, ignore_errors=True)

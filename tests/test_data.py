@@ -45,3 +45,20 @@ def test_object_meta_is_rejected_instead_of_pickled(tmp_path, toy_domain) -> Non
 def test_split_columns_must_align() -> None:
     with pytest.raises(DataFormatError, match="'y' has 2 rows, x has 3"):
         Split(np.zeros((3, 2)), np.zeros(2), np.zeros(3))
+
+
+def test_atomic_writes_are_readable_by_others_and_strays_are_swept(tmp_path) -> None:
+    import os
+    import stat
+
+    from benchmark.io import atomic_write_text, sweep_temp_files
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "metrics.json", "{}")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "metrics.json").stat().st_mode) == 0o644
+    (tmp_path / ".state.npz.abc123.tmp").write_bytes(b"half")
+    assert sweep_temp_files(tmp_path) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json"]

@@ -23,7 +23,7 @@ from benchmark.annotation.human import AwaitingAnswers, HumanAnnotator
 from benchmark.closure import code_digest
 from benchmark.config import Params, load_params
 from benchmark.data import DomainData, Split, load_domain, save_split
-from benchmark.io import atomic_write_json, atomic_write_text
+from benchmark.io import atomic_write_json, atomic_write_text, sweep_temp_files
 from benchmark.loop import Construction, construct
 from benchmark.method import METHODS
 from benchmark.paths import (
@@ -90,6 +90,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     data = load_domain(domain_dir(args.domain), splits=("seed", "pool", "val"))
     method = METHODS.get(args.method)(**params.method_options(args.method))
     out = run_dir(args.domain, args.method, args.seed)
+    sweep_temp_files(out)  # left by a killed run (state, dataset); the ledger resumes itself
     ledger = Ledger(out / LEDGER, fingerprint(params, data, args.domain, args.method, args.seed))
     res = resources(params, data, args.domain)
     pool = data["pool"]

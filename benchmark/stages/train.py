@@ -9,13 +9,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from benchmark.config import load_params
 from benchmark.data import load_domain, load_split
-from benchmark.io import atomic_write_json, atomic_write_text
+from benchmark.io import atomic_write_json, atomic_write_text, sweep_temp_files
 from benchmark.paths import (
     CONSTRUCTION,
     DATASET,
@@ -40,6 +41,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     params = load_params()
     data = load_domain(domain_dir(args.domain))
     runs = run_dir(args.domain, args.method, args.seed)
+    sweep_temp_files(runs)
+    for stray in runs.glob(".ckpt-*"):  # checkpoint folders of a killed fit
+        shutil.rmtree(stray, ignore_errors=True)
     dataset = load_split(runs / DATASET)
     construction = json.loads((runs / CONSTRUCTION).read_text())
     name = cell_name(args.domain, args.method, args.seed)
