@@ -41,8 +41,10 @@ class GridParams:
     domains: list[str]
     methods: list[str]
     seeds: list[int]
+    workers: int = 2  # cells a per-domain stage runs at once (forked processes)
 
     def __post_init__(self) -> None:
+        _require(self.workers >= 1, "workers", self.workers, "at least 1")
         for key in ("domains", "methods", "seeds"):
             values = getattr(self, key)
             _require(len(values) > 0 and len(set(values)) == len(values), key, values,

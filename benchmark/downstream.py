@@ -76,6 +76,7 @@ def fit(train: Split, val: Split, modality: str, n_classes: int, params: TrainPa
     model = Classifier(modality, train.x.shape[1:], n_classes, params.width, params.lr,
                        params.weight_decay, params.max_steps, params.augment)
     checkpoint = Path(checkpoint)
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=checkpoint.parent, prefix=".ckpt-") as tmp:
         best = pl.callbacks.ModelCheckpoint(dirpath=tmp, filename="best", monitor="val/acc",
                                             mode="max", save_top_k=1)

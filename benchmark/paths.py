@@ -82,20 +82,24 @@ def cell_name(domain: str, method: str, seed: int) -> str:
 
 
 def run_dir(domain: str, method: str, seed: int) -> Path:
-    """Constructed dataset, ledger, resume state and model of one cell."""
+    """Constructed dataset, ledger and resume state of one cell (``construct@domain``)."""
     return RUNS / domain / method / f"seed{seed}"
 
 
 def result_dir(domain: str, method: str, seed: int) -> Path:
-    """Metrics files of one cell (DVC metrics)."""
+    """Model and metrics files of one cell (``train@domain``; DVC metrics)."""
     return RESULTS / domain / method / f"seed{seed}"
+
+
+def rounds_plot(domain: str, method: str, seed: int) -> Path:
+    """Per-round metrics of one construction (DVC plot, x = round)."""
+    return REPORTS / "rounds" / domain / f"{method}-seed{seed}.csv"
 
 
 DATASET = "dataset.npz"
 LEDGER = "ledger.jsonl"
 STATE = "state.npz"
 CONSTRUCTION = "construction.json"
-ROUNDS = "rounds.csv"  # per-round metrics of a construction (DVC plot)
 QUEUE = "queue.npz"  # requests waiting for people (annotator.name: human)
 TIMING = "timing.json"  # construct seconds, kept out of construction.json (a train dep)
 MODEL = "model.ckpt"

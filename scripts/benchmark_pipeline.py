@@ -3,13 +3,16 @@
     python scripts/benchmark_pipeline.py [--profile quick] [--keep]
 
 Prints one line per stage (wall seconds, including process start-up and imports), the total,
-and the time of an unchanged `dvc repro`. Stage times come from the moments DVC announces each
-stage, so they are what a user waits for.
+the time of an unchanged `dvc repro`, and the harness efficiency: the compute seconds the stages
+report themselves (`compute/*` keys: fitting, embedding, sampling, clustering, scoring; never
+imports, start-up, tracking or I/O) over the wall time of the whole `dvc repro`. Stage times come
+from the moments DVC announces each stage, so they are what a user waits for.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -46,6 +49,32 @@ def timed_repro(cwd: Path) -> tuple[list[tuple[str, float]], float]:
     return stages, end - start
 
 
+def compute_seconds(work: Path) -> dict[str, float]:
+    """The ``compute/*`` seconds every stage wrote, summed per stage kind."""
+    found: dict[str, float] = {}
+
+    def add(kind: str, values: dict) -> None:
+        total = sum(v for k, v in values.items() if k.startswith("compute/") and k != (
+            "compute/prepare_s"))
+        found[kind] = found.get(kind, 0.0) + total
+
+    for card in work.glob("data/*/domain.json"):
+        found["prepare"] = found.get("prepare", 0.0) + float(
+            json.loads(card.read_text())["info"].get("prepare_seconds", 0.0))
+    for kind, pattern in (("pretrain", "models/*/pretrain.json"),
+                          ("patterns", "reports/patterns/*.json"),
+                          ("generator", "reports/generators/*.json"),
+                          ("annotator", "reports/annotators/*.json"),
+                          ("construct", "runs/*/*/seed*/timing.json")):
+        for path in work.glob(pattern):
+            add(kind, json.loads(path.read_text()))
+    for path in work.glob("results/*/*/seed*/metrics.json"):
+        metrics = json.loads(path.read_text())
+        add("train", {k: v for k, v in metrics.items()
+                      if k in ("compute/train_s", "compute/evaluate_s")})
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="quick")
@@ -64,6 +93,10 @@ def main() -> None:
     for kind, seconds in kinds.items():
         print(f"{'all ' + kind:45s} {seconds:7.1f} s")
     print(f"{'total dvc repro (' + args.profile + ')':45s} {total:7.1f} s")
+    compute = compute_seconds(work)
+    for kind, seconds in compute.items():
+        print(f"{'compute reported by ' + kind:45s} {seconds:7.1f} s")
+    print(f"{'harness efficiency (compute / wall)':45s} {sum(compute.values()) / total:7.2f}")
     noop_stages, noop = timed_repro(work)
     print(f"{'unchanged dvc repro':45s} {noop:7.1f} s  ({len(noop_stages)} stages ran)")
     if args.keep:

@@ -16,22 +16,23 @@ def _paths(entries) -> list[str]:
 
 def test_output_paths_match_paths_module() -> None:
     stages = _stages()
-    cell = ("${item.domain}", "${item.method}", "${item.seed}")
-    run = str(paths.run_dir(*cell))
+    cell = ("d", "m", 0)
     assert str(paths.domain_dir("${item}")) in stages["prepare"]["do"]["outs"]
-    construct_outs = _paths(stages["construct"]["outs"])
-    for name in (paths.DATASET, paths.CONSTRUCTION, paths.LEDGER, paths.STATE):
-        assert f"{run}/{name}" in construct_outs
-    assert f"{paths.result_dir(*cell)}/{paths.METRICS}" in _paths(stages["train"]["metrics"])
-    assert f"{run}/{paths.MODEL}" in _paths(stages["train"]["outs"])
+    construct, train = stages["construct"]["do"], stages["train"]["do"]
+    runs, rounds = (p.replace("${item}", "d") + "/" for p in _paths(construct["outs"]))
+    assert str(paths.run_dir(*cell)).startswith(runs)
+    assert str(paths.rounds_plot(*cell)).startswith(rounds)
+    assert str(paths.result_dir(*cell)).startswith(
+        _paths(train["outs"])[0].replace("${item}", "d") + "/")
+    top = yaml.safe_load((REPO / "dvc.yaml").read_text())
+    assert str(paths.RESULTS) in top["metrics"]
 
 
 def test_resume_state_persists_across_reruns() -> None:
-    outs = {next(iter(e)): e[next(iter(e))] for e in _stages()["construct"]["outs"]
-            if isinstance(e, dict)}
-    for name in (paths.LEDGER, paths.STATE):
-        (spec,) = [v for k, v in outs.items() if k.endswith(name)]
-        assert spec["persist"] is True
+    for stage in ("construct", "train"):
+        for out in _stages()[stage]["do"]["outs"]:
+            (spec,) = out.values()
+            assert spec["persist"] is True and spec["cache"] is False
 
 
 def test_every_stage_module_is_a_dependency_of_its_stage() -> None:
@@ -91,6 +92,6 @@ def test_every_stage_lists_the_files_it_imports() -> None:
 
 
 def test_construct_depends_on_the_upstream_models() -> None:
-    deps = _stages()["construct"]["deps"]
+    deps = _stages()["construct"]["do"]["deps"]
     for folder in ("encoder", "generator", "annotator"):
-        assert f"models/${{item.domain}}/{folder}" in deps
+        assert f"models/${{item}}/{folder}" in deps

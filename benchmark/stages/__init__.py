@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import multiprocessing
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, TypeVar
 
 from benchmark.config import ConfigError
 from benchmark.data import DataFormatError
@@ -32,13 +34,43 @@ def domain_args(description: str, argv: Sequence[str] | None) -> argparse.Namesp
     return parser.parse_args(argv)
 
 
-def cell_args(description: str, argv: Sequence[str] | None) -> argparse.Namespace:
-    """Parse ``DOMAIN METHOD SEED``, the coordinates of one cell of the grid."""
+def domain_cells_args(description: str, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse ``DOMAIN [--method M] [--seed S]``: a per-domain stage runs every cell of the grid
+    for its domain, or only the matching ones.
+    """
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("domain")
-    parser.add_argument("method")
-    parser.add_argument("seed", type=int)
+    parser.add_argument("--method", help="only this method's cells")
+    parser.add_argument("--seed", type=int, help="only this seed's cells")
     return parser.parse_args(argv)
+
+
+def grid_cells(grid: Any, method: str | None = None, seed: int | None = None
+               ) -> list[tuple[str, int]]:
+    """The (method, seed) cells of the grid, the costly model-assisted ones first so that two
+    workers finish together; ``method`` / ``seed`` filter.
+    """
+    cheap = ("seed_only", "random")
+    cells = [(m, s) for m in grid.methods for s in grid.seeds
+             if (method is None or m == method) and (seed is None or s == seed)]
+    return sorted(cells, key=lambda c: c[0] in cheap)
+
+
+T = TypeVar("T")
+
+
+def run_cells(fn: Callable[[str, int], T], cells: Sequence[tuple[str, int]],
+              workers: int) -> list[T]:
+    """``fn(method, seed)`` for every cell, ``workers`` at once in forked processes that
+    inherit the parent's imports and loaded data (so each cell pays no start-up), or in turn.
+    The parent must not have run torch yet: forking after OpenMP started is unsafe.
+    """
+    if workers <= 1 or len(cells) <= 1:
+        return [fn(*cell) for cell in cells]
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(min(workers, len(cells)), mp_context=context) as pool:
+        futures = [pool.submit(fn, *cell) for cell in cells]
+        return [future.result() for future in futures]
 
 
 def digest(obj: Any) -> str:

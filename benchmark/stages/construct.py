@@ -1,4 +1,9 @@
-"""``construct@domain-method-seed``: run a construction method under the annotation budget.
+"""``construct@domain``: run every construction method of the grid on the domain, each cell
+(method, seed) under the annotation budget, ``grid.workers`` cells at once.
+
+A cell whose resume state is complete for the same fingerprint (data, upstream models, params,
+the method's and the loop's code) returns at once, so editing one method recomputes its cells
+only, although DVC reruns the stage.
 
 Outputs: the constructed dataset, a summary of the construction (cost, actions, outcomes, human
 evaluation of synthetic items, rounds, time), and — kept across reruns so a killed run resumes —
@@ -32,7 +37,6 @@ from benchmark.paths import (
     LEDGER,
     PRETRAINED,
     QUEUE,
-    ROUNDS,
     STATE,
     TIMING,
     annotator_dir,
@@ -40,10 +44,11 @@ from benchmark.paths import (
     embeddings_file,
     encoder_dir,
     generator_dir,
+    rounds_plot,
     run_dir,
 )
 from benchmark.resources import Resources
-from benchmark.stages import cell_args, digest, run
+from benchmark.stages import digest, domain_cells_args, grid_cells, run, run_cells
 
 LOOP_CODE = ["benchmark.loop", "benchmark.stages.construct", "benchmark.resources"]
 
@@ -83,16 +88,40 @@ def resources(params: Params, data: DomainData, domain: str) -> Resources:
                      params.patterns, params.generator)
 
 
+_JOB: dict[str, Any] = {}  # what every cell of this stage shares; forked workers inherit it
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    args = cell_args(__doc__, argv)
+    args = domain_cells_args(__doc__, argv)
     params = load_params()
-    start = time.perf_counter()
+    cells = grid_cells(params.grid, args.method, args.seed)
+    for method in {m for m, _ in cells}:
+        METHODS.get(method)  # unknown methods fail here, in one line, before any work
     data = load_domain(domain_dir(args.domain), splits=("seed", "pool", "val"))
-    method = METHODS.get(args.method)(**params.method_options(args.method))
-    out = run_dir(args.domain, args.method, args.seed)
+    _JOB.update(params=params, data=data, domain=args.domain)
+    _warm_imports([m for m, _ in cells])
+    waiting = [w for w in run_cells(construct_cell, cells, params.grid.workers) if w]
+    if waiting:
+        sys.exit("waiting: " + "\n".join(waiting))
+
+
+def _warm_imports(methods: list[str]) -> None:
+    """Import what the cells will need once, before forking, so no worker pays for it."""
+    if set(methods) - {"seed_only", "random"}:
+        import benchmark.annotation.acquisition  # noqa: F401
+        import benchmark.encoders  # noqa: F401
+        import benchmark.generators  # noqa: F401
+
+
+def construct_cell(method_name: str, seed: int) -> str | None:
+    """Run (or resume, or find complete) one cell; a message if it waits for people."""
+    params, data, domain = _JOB["params"], _JOB["data"], _JOB["domain"]
+    start = time.perf_counter()
+    method = METHODS.get(method_name)(**params.method_options(method_name))
+    out = run_dir(domain, method_name, seed)
     sweep_temp_files(out)  # left by a killed run (state, dataset); the ledger resumes itself
-    ledger = Ledger(out / LEDGER, fingerprint(params, data, args.domain, args.method, args.seed))
-    res = resources(params, data, args.domain)
+    ledger = Ledger(out / LEDGER, fingerprint(params, data, domain, method_name, seed))
+    res = resources(params, data, domain)
     pool = data["pool"]
     costs = asdict(params.annotator.costs)
     if params.annotator.name == "human":  # real people, through Label Studio
@@ -101,21 +130,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     else:
         annotator = SimulatedAnnotator(
             {f"pool:{i}": int(y) for i, y in enumerate(pool.y)}, data.n_classes, ledger, costs,
-            params.annotator.error_rate, args.seed, params.annotator.name, _LazyJudge(res))
+            params.annotator.error_rate, seed, params.annotator.name, _LazyJudge(res))
     hidden = Split(pool.x, np.full(len(pool), -1), pool.group)  # methods never see pool labels
-    name = f"{args.domain}/{args.method}/seed{args.seed}"
+    name = f"{domain}/{method_name}/seed{seed}"
     try:
         result = construct(method, data["seed"], hidden, data["val"], data.n_classes,
-                           annotator, params.construct, args.seed, out / STATE, res,
+                           annotator, params.construct, seed, out / STATE, res,
                            _Progress(name, params))
     except AwaitingAnswers as waiting:
-        sys.exit(f"waiting: {waiting}")
+        return str(waiting)
     save_split(result.dataset, out / DATASET)
     atomic_write_json(out / CONSTRUCTION, summary(result, ledger, params.construct.budget))
-    atomic_write_text(out / ROUNDS, rounds_csv(result.rounds))
+    atomic_write_text(rounds_plot(domain, method_name, seed), rounds_csv(result.rounds))
     # timing apart from the summary: an identical dataset must not rerun training
     atomic_write_json(out / TIMING, {"compute/construct_s": round(time.perf_counter() - start,
                                                                    3)})
+    return None
 
 
 class _LazyJudge:
