@@ -43,4 +43,8 @@ class ImageMAE(EncoderFamily):
         return model(pixel_values=x).loss
 
     def pool(self, encoder: ViTMAEModel, x: torch.Tensor) -> torch.Tensor:
-        return encoder(pixel_values=x).last_hidden_state[:, 1:].mean(dim=1)
+        # ViT-MAE shuffles patches by random noise even with nothing masked; increasing noise
+        # keeps them in order, so the same image always gives the same embedding, bit for bit
+        patches = (encoder.config.image_size // encoder.config.patch_size) ** 2
+        noise = torch.arange(patches, dtype=x.dtype).expand(len(x), patches)
+        return encoder(pixel_values=x, noise=noise).last_hidden_state[:, 1:].mean(dim=1)
