@@ -108,9 +108,10 @@ class JudgeParams:
     k: int = 5                      # realism: distance to the k-th nearest reference item
     realism_quantile: float = 0.98  # ... above this quantile of real val items' distance
     min_confidence: float = 0.4     # judge confidence below which an item is off-target
+    threads: int = 2                # the stage runs alone: both cores
 
     def __post_init__(self) -> None:
-        for key in ("max_steps", "width", "val_every", "k"):
+        for key in ("max_steps", "width", "val_every", "k", "threads"):
             _require(getattr(self, key) >= 1, key, getattr(self, key), "a positive integer")
         _require(self.val_every <= self.max_steps, "val_every", self.val_every,
                  "at most max_steps")

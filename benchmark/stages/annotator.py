@@ -42,7 +42,7 @@ def fit_judge(data: DomainData, z: dict[str, np.ndarray], params: Params, folder
 
     cfg = params.annotator.judge
     recipe = dataclasses.replace(params.train, max_steps=cfg.max_steps, width=cfg.width,
-                                 val_every=cfg.val_every)
+                                 val_every=cfg.val_every, threads=cfg.threads)
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder, prefix=".fit-") as tmp:
         model = downstream.fit(data["reference"], data["val"], data.modality, data.n_classes,
