@@ -63,19 +63,25 @@ def _files_digest(paths: Sequence[Path]) -> str:
     return content.hexdigest()
 
 
-def fingerprint(params: Params, data: DomainData, domain: str, method: str, seed: int) -> str:
-    """Everything the answers of a run depend on: data, the upstream models, params, seed and
-    the code of the method and the loop. A change starts a fresh ledger (the old one is kept).
+def domain_digest(data: DomainData, domain: str) -> str:
+    """What every cell of a domain shares and its answers depend on: the seed, pool and val
+    data and the upstream model files (embeddings, generator, judge). Hashed once per stage.
     """
     content = hashlib.sha256()
     for split in ("seed", "pool", "val"):
         content.update(data[split].x.tobytes())
         content.update(data[split].y.tobytes())
     upstream = [embeddings_file(domain, PRETRAINED), generator_dir(domain), annotator_dir(domain)]
+    return digest([content.hexdigest(), _files_digest([p for p in upstream if p.exists()])])
+
+
+def fingerprint(params: Params, shared: str, method: str, seed: int) -> str:
+    """Everything the answers of a run depend on: the domain's ``shared`` digest, params, seed
+    and the code of the method and the loop. A change starts a fresh ledger (the old one kept).
+    """
     return digest({
-        "data": content.hexdigest(), "upstream": _files_digest([p for p in upstream
-                                                                 if p.exists()]),
-        "method": method, "seed": seed, "options": params.method_options(method),
+        "domain": shared, "method": method, "seed": seed,
+        "options": params.method_options(method),
         "construct": asdict(params.construct), "annotator": asdict(params.annotator),
         "patterns": asdict(params.patterns), "generator": asdict(params.generator),
         "code": code_digest([METHODS.get(method).__module__, *LOOP_CODE]),
@@ -98,7 +104,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     for method in {m for m, _ in cells}:
         METHODS.get(method)  # unknown methods fail here, in one line, before any work
     data = load_domain(domain_dir(args.domain), splits=("seed", "pool", "val"))
-    _JOB.update(params=params, data=data, domain=args.domain)
+    _JOB.update(params=params, data=data, domain=args.domain,
+                shared=domain_digest(data, args.domain))
     _warm_imports([m for m, _ in cells])
     waiting = [w for w in run_cells(construct_cell, cells, params.grid.workers) if w]
     if waiting:
@@ -120,7 +127,7 @@ def construct_cell(method_name: str, seed: int) -> str | None:
     method = METHODS.get(method_name)(**params.method_options(method_name))
     out = run_dir(domain, method_name, seed)
     sweep_temp_files(out)  # left by a killed run (state, dataset); the ledger resumes itself
-    ledger = Ledger(out / LEDGER, fingerprint(params, data, domain, method_name, seed))
+    ledger = Ledger(out / LEDGER, fingerprint(params, _JOB["shared"], method_name, seed))
     res = resources(params, data, domain)
     pool = data["pool"]
     costs = asdict(params.annotator.costs)
