@@ -13,10 +13,19 @@ Each round, from the harness's own parts:
    generator fails on get their share through real items instead;
 5. optionally, confident synthetic items on which the whole committee agrees join unpaid as
    pseudo-labels (``pseudo_label``; off by default, see the class docstring).
+
+Re-targeting (``retarget``) reads the loop's per-round metrics in ``ctx.history``: a cluster
+whose share in D stayed below its share in ``reference`` (``cluster_gap/<c>`` > 0) for the
+last r of n completed rounds gets its allocation and acquisition weight raised by
+1 + retarget * r / n, and a group whose probe accuracy on ``val`` stayed below the overall one
+(``group_val_acc/<g>`` < ``probe_val_acc``) gets its acquisition weight raised by
+1 + fairness * retarget * r / n; the boost ends as soon as it catches up. The deficit and group
+lag above see only the current D and committee; this keeps pushing where lags persist.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -43,6 +52,7 @@ class Adaptive(Method):
     ``tradeoff``: 0 allocates by deficit only, 1 by weakness only; ``fairness``: weight of the
     worst-group term (0 = off); ``min_accept``: a cluster whose generated items people accepted
     less often than this (after ``min_reviews``) gets no more synthetic items;
+    ``retarget``: weight of the boosts from earlier rounds' metrics (0 = off, module docstring);
     ``pseudo_label`` (off by default) lets unreviewed synthetic items join when every committee
     member predicts the target class with mean confidence >= ``pseudo_confidence``. Off, because
     generators that target poorly on CPU budgets make an unverified item too often off-class,
@@ -54,12 +64,12 @@ class Adaptive(Method):
     def __init__(self, acquisition: str = "bald", synthetic_share: float = 0.5,
                  tradeoff: float = 0.5, fairness: float = 1.0, min_accept: float = 0.3,
                  min_reviews: int = 5, members: int = 5, pseudo_label: bool = False,
-                 pseudo_confidence: float = 0.95) -> None:
+                 pseudo_confidence: float = 0.95, retarget: float = 1.0) -> None:
         self.acquisition, self.synthetic_share, self.tradeoff = (
             acquisition, synthetic_share, tradeoff)
         self.fairness, self.min_accept, self.min_reviews = fairness, min_accept, min_reviews
         self.members, self.pseudo_label = members, pseudo_label
-        self.pseudo_confidence = pseudo_confidence
+        self.pseudo_confidence, self.retarget = pseudo_confidence, retarget
 
     # ------------------------------------------------------------------ propose
     def propose(self, ctx: RoundContext) -> Candidates:
@@ -73,11 +83,15 @@ class Adaptive(Method):
             parts.append(ctx.generate(len(labels), labels, clusters))
         ctx.log.update({"adaptive/synthetic_requested": float(len(labels)),
                         "adaptive/clusters_targeted": float((counts > 0).sum()),
-                        "adaptive/clusters_failed": float(table["failed"].sum())})
+                        "adaptive/clusters_failed": float(table["failed"].sum()),
+                        "adaptive/clusters_boosted": float((table["cluster_boost"] > 1).sum()),
+                        "adaptive/groups_boosted": float((table["group_boost"] > 1).sum())})
         return Candidates.concat(parts)
 
     def pattern_table(self, ctx: RoundContext) -> dict[str, Any]:
-        """Deficit, weakness, group lag, per-class need and generator failures per cluster."""
+        """Deficit, weakness, group lag, per-class need, generator failures and the
+        re-targeting boosts per cluster (and per group).
+        """
         res = ctx.resources
         found, k = res.patterns, res.patterns.k
         z_d = res.embed_items(ctx.dataset.meta["item"], ctx.dataset.x)
@@ -91,9 +105,12 @@ class Adaptive(Method):
         cluster_lag = np.nan_to_num(pt.cluster_mean(labels_val, lag[ctx.val.group], k))
         need = np.ones((k, ctx.n_classes))  # +1 smoothing: every class stays reachable
         np.add.at(need, (labels_val, ctx.val.y), 1.0 + 2.0 * wrong)
+        cluster_boost = _boost(ctx.history, _cluster_gaps, k, self.retarget)
+        group_boost = _boost(ctx.history, _group_gaps, len(lag), self.fairness * self.retarget)
         return {"k": k, "deficit": pt.deficit(labels_d, labels_pool, k),
                 "weakness": weak.error, "group_lag": lag, "cluster_lag": cluster_lag,
-                "fair_scale": 1.0 + self.fairness * cluster_lag / max(cluster_lag.max(), 1e-9),
+                "fair_scale": (1.0 + self.fairness * cluster_lag / max(cluster_lag.max(), 1e-9))
+                * cluster_boost, "cluster_boost": cluster_boost, "group_boost": group_boost,
                 "class_need": need, "failed": self._failed(ctx.history, k)}
 
     def _failed(self, history: list[dict[str, Any]], k: int) -> np.ndarray:
@@ -116,9 +133,9 @@ class Adaptive(Method):
         boost = np.where(table["failed"], 2.0, 1.0)  # failed clusters: real items instead
         weight = (priority * boost)[cluster] / priority.max()
         lag = table["group_lag"]
-        group_w = 1.0 + self.fairness * np.where(
-            cands.group >= 0, lag[np.clip(cands.group, 0, len(lag) - 1)], 0.0) / max(
-            lag.max(), 1e-9)
+        known, at = cands.group >= 0, np.clip(cands.group, 0, len(lag) - 1)
+        group_w = (1.0 + self.fairness * np.where(known, lag[at], 0.0) / max(lag.max(), 1e-9)
+                   ) * np.where(known, table["group_boost"][at], 1.0)
         rule = ACQUISITIONS.get(self.acquisition)()
         real = np.flatnonzero(~syn)
         order = rule.order(found.proba[:, real], found.z[real], found.z_dataset,
@@ -156,6 +173,30 @@ def _targets(counts: np.ndarray, need: np.ndarray) -> tuple[np.ndarray, np.ndarr
             labels += [label] * per[label]
             clusters += [c] * per[label]
     return np.asarray(labels, np.int64), np.asarray(clusters, np.int64)
+
+
+def _boost(history: list[dict[str, Any]], gaps: Callable[[dict[str, Any], int], np.ndarray],
+           size: int, weight: float) -> np.ndarray:
+    """Per index: 1 + weight * r / n, r = latest rounds in a row whose gap was positive, n =
+    completed rounds (1 everywhere before the first round, or without the metrics).
+    """
+    streak, lagging = np.zeros(size), np.ones(size, dtype=bool)
+    for log in reversed(history):
+        lagging &= gaps(log, size) > 0  # nan (metric missing) ends a streak
+        streak += lagging
+    return 1.0 + weight * streak / max(len(history), 1)
+
+
+def _cluster_gaps(log: dict[str, Any], k: int) -> np.ndarray:
+    """Per cluster: its ``reference`` share minus its share in D after that round."""
+    return np.array([log.get(f"cluster_gap/{c}", np.nan) for c in range(k)], np.float64)
+
+
+def _group_gaps(log: dict[str, Any], n: int) -> np.ndarray:
+    """Per group: how far the round's probe accuracy on its ``val`` items trailed the overall."""
+    overall = log.get("probe_val_acc", np.nan)
+    return np.array([overall - log.get(f"group_val_acc/{g}", np.nan) for g in range(n)],
+                    np.float64)
 
 
 def _group_lag(group: np.ndarray, wrong: np.ndarray) -> np.ndarray:

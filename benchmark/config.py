@@ -22,6 +22,8 @@ import yaml
 from benchmark.data import SPLITS
 
 PARAMS_FILE = Path("params.yaml")
+ENTRY_KEYS = ("use", "postprocess")  # a methods entry's keys the harness reads, not the method
+POSTPROCESSORS = ("threshold_optimizer",)  # benchmark.mitigation
 
 
 class ConfigError(ValueError):
@@ -49,6 +51,8 @@ class GridParams:
             values = getattr(self, key)
             _require(len(values) > 0 and len(set(values)) == len(values), key, values,
                      "a non-empty list without duplicates")
+        # seeds name run folders (seed<s>) and seed generators: reject before anything is written
+        _require(all(s >= 0 for s in self.seeds), "seeds", self.seeds, "non-negative integers")
 
 
 @dataclass(frozen=True)
@@ -136,11 +140,35 @@ class AnnotatorParams:
 
 
 @dataclass(frozen=True)
+class StopParams:
+    """Early stops of the construction loop (null = off): D's coverage of ``reference``
+    (PRDC, k = 5) or its normalised cluster entropy reaching a target, or the harness's
+    ``probe_val_acc`` not beating its best by more than ``min_delta`` for ``patience`` rounds.
+    """
+
+    coverage: float | None = None
+    diversity: float | None = None
+    patience: int | None = None
+    min_delta: float = 0.0
+
+    def __post_init__(self) -> None:
+        for key in ("coverage", "diversity"):
+            value = getattr(self, key)
+            _require(value is None or 0 < value <= 1, key, value, "null or a target in (0, 1]")
+        _require(self.patience is None or self.patience >= 1, "patience", self.patience,
+                 "null or at least 1 round")
+        _require(self.min_delta >= 0, "min_delta", self.min_delta, "a non-negative accuracy")
+
+
+@dataclass(frozen=True)
 class ConstructParams:
-    """The construction loop: total human-annotation budget (cost units) over ``rounds``."""
+    """The construction loop: total human-annotation budget (cost units) over ``rounds``, and
+    optional early stops (``stop``).
+    """
 
     budget: float
     rounds: int
+    stop: StopParams = field(default_factory=StopParams)
 
     def __post_init__(self) -> None:
         _require(self.budget >= 0, "budget", self.budget, "a non-negative cost")
@@ -161,12 +189,16 @@ class TrainParams:
     accelerator: str = "cpu"
     devices: int = 1
     threads: int = 1  # torch CPU threads; 1 avoids OpenMP oversubscription on small models
+    curve: bool = False  # also fit D as it stood after each earlier round: accuracy vs cost
 
     def __post_init__(self) -> None:
         for key in ("max_steps", "batch_size", "val_every", "width", "devices", "threads"):
             _require(getattr(self, key) >= 1, key, getattr(self, key), "a positive integer")
         _require(self.lr > 0, "lr", self.lr, "a positive learning rate")
         _require(self.val_every <= self.max_steps, "val_every", self.val_every, "at most max_steps")
+        # Lightning's names; whether one is present is checked where a trainer is built
+        _require(self.accelerator in ("auto", "cpu", "gpu", "cuda", "mps"), "accelerator",
+                 self.accelerator, "one of 'auto', 'cpu', 'gpu', 'cuda', 'mps'")
 
 
 @dataclass(frozen=True)
@@ -225,11 +257,15 @@ class PretrainFitParams:
     accelerator: str = "cpu"
     devices: int = 1
     threads: int = 1  # torch CPU threads; 1 avoids OpenMP oversubscription on small models
+    curve: bool = False  # also fit D as it stood after each earlier round: accuracy vs cost
 
     def __post_init__(self) -> None:
         for key in ("steps", "batch_size", "embed_batch_size", "devices", "threads"):
             _require(getattr(self, key) >= 1, key, getattr(self, key), "a positive integer")
         _require(self.lr > 0, "lr", self.lr, "a positive learning rate")
+        # Lightning's names; whether one is present is checked where a trainer is built
+        _require(self.accelerator in ("auto", "cpu", "gpu", "cuda", "mps"), "accelerator",
+                 self.accelerator, "one of 'auto', 'cpu', 'gpu', 'cuda', 'mps'")
 
 
 @dataclass(frozen=True)
@@ -298,6 +334,7 @@ class GeneratorParams:
     eval_samples: int = 128
     seed: int = 0
     threads: int = 1  # torch CPU threads; 1 avoids OpenMP oversubscription on small models
+    curve: bool = False  # also fit D as it stood after each earlier round: accuracy vs cost
 
     def __post_init__(self) -> None:
         for key in ("batch_size", "timesteps", "width", "sample_steps", "eval_samples",
@@ -355,14 +392,32 @@ class Params:
     profiles: dict[str, dict[str, Any]]
     generator: GeneratorParams = field(default_factory=GeneratorParams)
 
+    def method_plugin(self, name: str) -> str:
+        """The registered method a grid entry runs: itself, or the one its ``use`` key names
+        (a variant such as ``adaptive_nofair: {use: adaptive, fairness: 0.0}``).
+        """
+        return str((self.methods.get(name) or {}).get("use", name))
+
     def method_options(self, name: str) -> dict[str, Any]:
-        return dict(self.methods.get(name) or {})
+        """The keyword arguments of a grid entry's method: a variant's own values over those
+        of the method it uses (so it differs from it in exactly what it says), without the
+        harness's own keys (``use``, ``postprocess``).
+        """
+        plugin = self.method_plugin(name)
+        base = dict(self.methods.get(plugin) or {}) if plugin != name else {}
+        own = dict(self.methods.get(name) or {})
+        return {k: v for k, v in {**base, **own}.items() if k not in ENTRY_KEYS}
+
+    def postprocess(self, name: str) -> str | None:
+        """The model-side mitigation a grid entry applies after training (benchmark.mitigation)."""
+        return (self.methods.get(name) or {}).get("postprocess")
 
     def cell(self, domain: str, method: str, seed: int) -> dict[str, Any]:
         """The resolved params one (domain, method, seed) cell depends on."""
         return {
             "experiment": self.grid.experiment, "profile": self.profile, "domain": domain,
             "method": method, "seed": seed, "data": as_dict(self.domains[domain]),
+            "method_plugin": self.method_plugin(method), "postprocess": self.postprocess(method),
             "method_options": self.method_options(method),
             "construct": as_dict(self.construct), "annotator": as_dict(self.annotator),
             "train": as_dict(self.train),
@@ -485,12 +540,23 @@ def _check_plugins(params: Params) -> None:
                      f"a registered domain source, one of {DOMAINS.names()}")
             plugin_options(DOMAINS.get(opt_source), dom.options[opt_source],
                            f"domains.{name}.options.{opt_source}")
-    for name in set(params.grid.methods) | set(params.methods):
+    for name in sorted(set(params.grid.methods) | set(params.methods)):
+        plugin = params.method_plugin(name)
+        _require(plugin == name or plugin not in params.methods
+                 or params.method_plugin(plugin) == plugin, f"methods.{name}.use", plugin,
+                 "a registered method, not another variant")
         try:
-            method = METHODS.get(name)
+            method = METHODS.get(plugin)
         except (UnknownNameError, PluginLoadError) as err:
-            raise ConfigError(f"methods: {err}") from None
+            key = f"methods.{name}.use" if plugin != name else "methods"
+            raise ConfigError(f"{key}: {err}") from None
         plugin_options(method, params.method_options(name), f"methods.{name}")
+        post = params.postprocess(name)
+        _require(post is None or post in POSTPROCESSORS, f"methods.{name}.postprocess", post,
+                 f"null or one of {list(POSTPROCESSORS)}")
+    _require(params.report.baseline in params.grid.methods, "report.baseline",
+             params.report.baseline, f"one of grid.methods {params.grid.methods} (paired "
+             "differences need the baseline's own cells)")
     _check_profiles(params.profiles)
 
 
@@ -545,16 +611,16 @@ def with_profile(raw: Mapping[str, Any], profile: str) -> dict[str, Any]:
     profiles = raw.get("profiles", {})
     if profile not in profiles:
         raise ConfigError(f"profile {profile!r} unknown; expected one of {sorted(profiles)}")
-    merged = _deep_merge(dict(raw), profiles[profile])
+    merged = deep_merge(dict(raw), profiles[profile])
     merged["profile"] = profile
     return merged
 
 
-def _deep_merge(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+def deep_merge(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in overlay.items():
         if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = _deep_merge(dict(out[key]), value)
+            out[key] = deep_merge(dict(out[key]), value)
         else:
             out[key] = value
     return out

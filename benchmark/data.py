@@ -5,6 +5,8 @@ on-disk format (one ``.npz`` per split plus ``domain.json``; no pickles anywhere
 from __future__ import annotations
 
 import json
+import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +19,7 @@ from benchmark.io import atomic_write_json, atomic_write_npz
 SPLITS: tuple[str, ...] = ("seed", "pool", "val", "test_id", "test_shift", "reference")
 MODALITIES: tuple[str, ...] = ("image", "sequence", "tabular")
 _META_PREFIX = "meta."
+MIN_ITEMS = 1  # a split with no items breaks every stage that reads it
 
 
 class DataFormatError(ValueError):
@@ -89,8 +92,13 @@ class DomainData:
 
 
 def save_domain(data: DomainData, folder: str | Path) -> None:
-    """Write ``data`` to ``folder``; ``domain.json`` goes last so its presence means complete."""
+    """Write ``data`` to ``folder``; ``domain.json`` goes last so its presence means complete.
+
+    Every split is validated before the first file is written, so a bad source leaves nothing.
+    """
     folder = Path(folder)
+    for name, split in data.splits.items():
+        validate_split(split, folder / f"{name}.npz", data.n_classes, len(data.group_names))
     folder.mkdir(parents=True, exist_ok=True)
     for name, split in data.splits.items():
         save_split(split, folder / f"{name}.npz")
@@ -103,18 +111,49 @@ def save_domain(data: DomainData, folder: str | Path) -> None:
     atomic_write_json(folder / "domain.json", card)
 
 
-def save_split(split: Split, path: str | Path) -> None:
-    """Write one split atomically (the format :func:`load_split` reads)."""
+def save_split(split: Split, path: str | Path, n_classes: int | None = None,
+               n_groups: int | None = None) -> None:
+    """Write one split atomically (the format :func:`load_split` reads), validated first so
+    that no later stage reads NaN inputs or labels outside the classes.
+    """
+    validate_split(split, path, n_classes, n_groups)
     arrays = {"x": split.x, "y": split.y, "group": split.group}
-    arrays.update({_META_PREFIX + k: _plain(v, k) for k, v in split.meta.items()})
+    arrays.update({_META_PREFIX + k: np.asarray(v) for k, v in split.meta.items()})
     atomic_write_npz(path, arrays)
 
 
-def _plain(arr: np.ndarray, key: str) -> np.ndarray:
-    arr = np.asarray(arr)
-    if arr.dtype == object:
-        raise DataFormatError(f"meta column {key!r} has dtype object; use numbers or fixed strings")
-    return arr
+def validate_split(split: Split, path: str | Path, n_classes: int | None = None,
+                   n_groups: int | None = None) -> None:
+    """Raise :class:`DataFormatError` naming ``path`` and the array unless ``split`` holds at
+    least :data:`MIN_ITEMS` items, finite inputs, labels in ``0..n_classes-1`` and group ids in
+    ``0..n_groups-1`` and no object meta. Without the vocabularies (a constructed dataset),
+    labels must be non-negative and groups at least -1, the unknown group of synthetic items.
+
+    Run on save and on load: a NaN input or an out-of-range label otherwise surfaces as NaN
+    embeddings, a silently wrong accuracy or an IndexError deep inside torch.
+    """
+    if len(split) < MIN_ITEMS:
+        raise DataFormatError(f"{path}: x: expected at least {MIN_ITEMS} item, got {len(split)}")
+    finite = np.isfinite(split.x.reshape(len(split), -1)).all(axis=1)
+    if not finite.all():
+        bad = np.flatnonzero(~finite)
+        raise DataFormatError(f"{path}: x: inputs must be finite, got NaN or inf in {len(bad)} "
+                              f"of {len(split)} items (first: item {bad[0]})")
+    # group -1 = unknown: synthetic items of a constructed dataset (benchmark.method), saved
+    # without the vocabularies; a prepared domain's splits hold real groups only
+    unknown = -1 if n_groups is None else 0
+    for key, values, count, what, low in (("y", split.y, n_classes, "labels", 0),
+                                          ("group", split.group, n_groups, "group ids", unknown)):
+        high = (count - 1) if count is not None else None
+        wrong = (values < low) | (values > high) if high is not None else values < low
+        if wrong.any():
+            expected = f"{low}..{high}" if high is not None else f"at least {low}"
+            raise DataFormatError(f"{path}: {key}: {what} must be {expected}, got "
+                                  f"{values[np.argmax(wrong)]}")
+    for key, column in split.meta.items():
+        if np.asarray(column).dtype == object:
+            raise DataFormatError(f"{path}: {_META_PREFIX}{key}: has dtype object; expected "
+                                  "numbers or fixed-width strings")
 
 
 def load_domain(folder: str | Path, splits: tuple[str, ...] = SPLITS) -> DomainData:
@@ -124,8 +163,13 @@ def load_domain(folder: str | Path, splits: tuple[str, ...] = SPLITS) -> DomainD
     if not card_path.is_file():
         raise FileNotFoundError(f"{card_path} is missing: run the prepare stage first "
                                 "(`dvc repro prepare`)")
-    card = json.loads(card_path.read_text())
-    loaded = {name: load_split(folder / f"{name}.npz") for name in splits}
+    try:
+        card = json.loads(card_path.read_text())
+        n_classes, n_groups = len(card["class_names"]), len(card["group_names"])
+    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        raise DataFormatError(f"{card_path}: not a domain card written by prepare ({err!r}); "
+                              "rerun the prepare stage") from None
+    loaded = {name: load_split(folder / f"{name}.npz", n_classes, n_groups) for name in splits}
     data = DomainData.__new__(DomainData)  # partial loads skip the all-splits check
     data.__dict__.update(
         name=card["name"], modality=card["modality"], class_names=card["class_names"],
@@ -137,14 +181,56 @@ def load_domain(folder: str | Path, splits: tuple[str, ...] = SPLITS) -> DomainD
     return data
 
 
-def load_split(path: str | Path) -> Split:
-    """Read one split file; it must hold ``x``, ``y`` and ``group``."""
-    with np.load(path, allow_pickle=False) as npz:
-        for key in ("x", "y", "group"):
-            if key not in npz.files:
-                raise DataFormatError(f"{path}: array {key!r} missing (has {npz.files})")
-        meta = {k[len(_META_PREFIX):]: npz[k] for k in npz.files if k.startswith(_META_PREFIX)}
-        return Split(npz["x"], npz["y"], npz["group"], meta)
+def load_split(path: str | Path, n_classes: int | None = None,
+               n_groups: int | None = None) -> Split:
+    """Read one split file; it must hold ``x`` (numbers), ``y`` and ``group`` (integers) and
+    pass :func:`validate_split`. A truncated or foreign file raises :class:`DataFormatError`
+    naming it, never a zipfile or pickle error.
+    """
+    arrays = _read_npz(Path(path))
+    for key in ("x", "y", "group"):
+        if key not in arrays:
+            raise DataFormatError(f"{path}: array {key!r} missing (has {sorted(arrays)})")
+    if arrays["x"].dtype.kind not in "biuf":
+        raise DataFormatError(f"{path}: x: expected numeric inputs, got dtype {arrays['x'].dtype}")
+    for key in ("y", "group"):
+        if arrays[key].dtype.kind not in "biu":
+            raise DataFormatError(f"{path}: {key}: expected integer ids, got dtype "
+                                  f"{arrays[key].dtype}")
+    meta = {k[len(_META_PREFIX):]: v for k, v in arrays.items() if k.startswith(_META_PREFIX)}
+    try:
+        split = Split(arrays["x"], arrays["y"], arrays["group"], meta)
+    except DataFormatError as err:
+        raise DataFormatError(f"{path}: {err}") from None
+    validate_split(split, path, n_classes, n_groups)
+    return split
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` without unpickling; unreadable content is a DataFormatError."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: split file missing; rerun the prepare stage")
+    arrays: dict[str, np.ndarray] = {}
+    key = None
+    try:
+        npz = np.load(path, allow_pickle=False)
+        if not isinstance(npz, np.lib.npyio.NpzFile):
+            raise DataFormatError(f"{path}: a single array, not an .npz archive of x, y, group")
+        with npz:
+            for key in npz.files:
+                arrays[key] = npz[key]
+    except DataFormatError:
+        raise
+    except ValueError as err:
+        if key is not None:  # an object array: reading it would need unpickling
+            raise DataFormatError(f"{path}: {key}: unreadable without unpickling ({err}); "
+                                  "expected numbers or fixed-width strings") from None
+        raise DataFormatError(f"{path}: not a readable .npz split file ({err}); rerun the "
+                              "prepare stage") from None
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+        raise DataFormatError(f"{path}: not a readable .npz split file ({err}); rerun the "
+                              "prepare stage") from None
+    return arrays
 
 
 def concat_splits(parts: Mapping[str, Split]) -> Split:

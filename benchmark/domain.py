@@ -16,7 +16,17 @@ from typing import Any, ClassVar
 from benchmark.data import MODALITIES, DomainData
 from benchmark.registry import DOMAINS
 
-__all__ = ["DOMAINS", "Domain"]
+__all__ = ["DOMAINS", "Domain", "OptionError"]
+
+
+class OptionError(ValueError):
+    """A source option out of range (``build`` found it): ``prepare`` reports it as one line
+    naming ``domains.<name>.options.<source>.<option>`` in params.yaml, not a traceback.
+    """
+
+    def __init__(self, option: str, problem: str) -> None:
+        super().__init__(f"option {option}: {problem}")
+        self.option, self.problem = option, problem
 
 
 class Domain(ABC):

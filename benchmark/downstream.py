@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader, RandomSampler, TensorDataset
 
 from benchmark.config import TrainParams
 from benchmark.data import Split
+from benchmark.hardware import require_accelerator
 from benchmark.networks import augment, build_backbone
 
 
@@ -71,6 +72,7 @@ def _loader(split: Split, batch_size: int, steps: int | None, seed: int) -> Data
 def fit(train: Split, val: Split, modality: str, n_classes: int, params: TrainParams,
         seed: int, checkpoint: str | Path, logger: Any = None) -> Classifier:
     """Train for exactly ``params.max_steps`` steps; keep the checkpoint best on ``val``."""
+    require_accelerator(params.accelerator, params.devices, "train")
     pl.seed_everything(seed, workers=True, verbose=False)
     torch.set_num_threads(params.threads)
     model = Classifier(modality, train.x.shape[1:], n_classes, params.width, params.lr,
@@ -102,3 +104,12 @@ def predict(model: Classifier, x: np.ndarray, batch_size: int = 1024) -> np.ndar
     out = [model(torch.from_numpy(x[i:i + batch_size])).argmax(-1).numpy()
            for i in range(0, len(x), batch_size)]
     return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+
+
+@torch.no_grad()
+def proba(model: Classifier, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    """Class probabilities for ``x`` (softmax of the logits)."""
+    model.eval()
+    out = [model(torch.from_numpy(x[i:i + batch_size])).softmax(-1).numpy()
+           for i in range(0, len(x), batch_size)]
+    return np.concatenate(out)

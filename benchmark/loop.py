@@ -11,12 +11,20 @@ After every round the dataset and the round log go to one state file (atomic), a
 is already in the fsynced ledger, so a killed run resumes after its last completed round and
 replays the interrupted one from the ledger without paying twice. Each round's random
 generator is derived from ``(seed, round)``, which makes the replay choose the same items.
+
+Every round's log carries the metrics of ``benchmark.round_metrics`` (what a method may see;
+the slow ones only on the round that ends the run) and the harness's own from hidden truth
+(``harness/...``), which the method's ``ctx.history`` never shows. A run ends when the rounds
+or the budget run out, when the method proposes nothing, or early at a target of
+``construct.stop``; ``Construction.stop_reason`` says which.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,13 +32,14 @@ from typing import Any
 import numpy as np
 
 from benchmark.annotation import Annotation, Request, SimulatedAnnotator
-from benchmark.config import ConstructParams
+from benchmark.config import ConstructParams, StopParams
 from benchmark.data import Split, concat_splits
 from benchmark.io import atomic_write_npz
 from benchmark.method import UNKNOWN_GROUP, Candidates, Method, Pseudo, RoundContext
-from benchmark.round_metrics import round_metrics
+from benchmark.round_metrics import final_metrics, round_metrics
 
 EPS = 1e-9
+HARNESS = "harness/"  # round-log keys computed from hidden truth: never in ctx.history
 
 
 class ProtocolError(RuntimeError):
@@ -39,7 +48,11 @@ class ProtocolError(RuntimeError):
 
 @dataclass
 class Construction:
-    """The outcome: the constructed dataset and one log entry per completed round."""
+    """The outcome: the constructed dataset, one log entry per completed round and why it
+    stopped: ``rounds`` (all run, budget spent), ``rounds_underspent`` (all run, more than one
+    item's price left), ``budget``, ``no_candidates``, or an early stop of ``construct.stop``:
+    ``coverage_reached``, ``diversity_reached``, ``no_improvement`` (spend reported as is).
+    """
 
     dataset: Split
     rounds: list[dict[str, Any]] = field(default_factory=list)
@@ -81,6 +94,7 @@ def construct(method: Method, seed: Split, pool: Split, val: Split, n_classes: i
               ) -> Construction:
     """Run (or resume) the loop and return the constructed dataset."""
     fingerprint = annotator.ledger.fingerprint
+    truth = getattr(annotator, "truth", None)  # the simulator's hidden labels (harness only)
     state = load_state(state_path, fingerprint) or Construction(seed_dataset(seed))
     cheapest = min(annotator.costs.values())
     for round_ in range(len(state.rounds) + 1, params.rounds + 1):
@@ -97,12 +111,19 @@ def construct(method: Method, seed: Split, pool: Split, val: Split, n_classes: i
             pool=pool_candidates(pool, set(state.dataset.meta["item"].tolist())),
             val=Split(val.x, val.y, val.group), n_classes=n_classes,
             rng=np.random.default_rng([run_seed, round_]), seed=run_seed,
-            history=list(state.rounds), resources=resources, generate=store.generate)
+            history=method_view(state.rounds), resources=resources, generate=store.generate)
         log = run_round(method, ctx, store, annotator, state)
         if log is None:
             state.stop_reason = "no_candidates"
             break
+        log.update(harness_metrics(state.dataset, seed, truth))
         state.rounds.append(log)
+        # an early stop only counts when the run would otherwise go on
+        goes_on = round_ < params.rounds and params.budget - state.cost >= cheapest - EPS
+        if goes_on:
+            state.stop_reason = early_stop(state.rounds, params.stop) or "rounds"
+        if not goes_on or state.stop_reason != "rounds":  # the run ends with this round
+            log.update(final_metrics(state.dataset, ctx))
         save_state(state_path, state, fingerprint)
         if progress is not None:
             progress(log)
@@ -112,6 +133,53 @@ def construct(method: Method, seed: Split, pool: Split, val: Split, n_classes: i
         state.stop_reason = "rounds_underspent"
     save_state(state_path, state, fingerprint)
     return state
+
+
+def method_view(rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The round log as a method may read it: without the harness's hidden-truth keys."""
+    return [{k: v for k, v in log.items() if not k.startswith(HARNESS)} for log in rounds]
+
+
+def harness_metrics(dataset: Split, seed: Split, truth: Mapping[str, int] | None
+                    ) -> dict[str, float]:
+    """Label quality of D from labels no method sees: accuracy over D's items whose truth is
+    known (seed items and real pool items the simulator labels; a synthetic item has none — the
+    judge's label is the answer a person gave, so it would only measure annotator noise),
+    over its added pool items alone, and the share of D whose truth is known.
+    """
+    from benchmark.metrics.diversity import label_accuracy
+
+    true = np.full(len(dataset), -1, np.int64)
+    for row, item in enumerate(dataset.meta["item"].tolist()):
+        split, _, index = item.partition(":")
+        if split == "seed":
+            true[row] = seed.y[int(index)]
+        elif truth is not None and item in truth:
+            true[row] = truth[item]
+    known = true >= 0
+    pool = known & np.char.startswith(dataset.meta["item"].astype(str), "pool:")
+    return {f"{HARNESS}label_accuracy": label_accuracy(dataset.y, true, known),
+            f"{HARNESS}label_accuracy_pool": label_accuracy(dataset.y, true, pool),
+            f"{HARNESS}label_known": float(known.mean()) if len(known) else math.nan}
+
+
+def early_stop(rounds: list[dict[str, Any]], stop: StopParams) -> str | None:
+    """Why to stop before the rounds or the budget run out (None: go on): D's coverage of
+    ``reference`` or its normalised cluster entropy reached the target, or ``probe_val_acc``
+    has not beaten the best before by more than ``min_delta`` for ``patience`` rounds. A
+    metric missing or nan (no resources) never stops a run.
+    """
+    last = rounds[-1]
+    if stop.coverage is not None and last.get("coverage", math.nan) >= stop.coverage:
+        return "coverage_reached"
+    if stop.diversity is not None and last.get("cluster_entropy", math.nan) >= stop.diversity:
+        return "diversity_reached"
+    if stop.patience is not None and len(rounds) > stop.patience:
+        acc = np.array([r.get("probe_val_acc", math.nan) for r in rounds], np.float64)
+        if not np.isnan(acc).any() and (acc[-stop.patience:].max()
+                                        <= acc[:-stop.patience].max() + stop.min_delta):
+            return "no_improvement"
+    return None
 
 
 def run_round(method: Method, ctx: RoundContext, store: SyntheticStore,

@@ -14,6 +14,7 @@ EMBEDDINGS = Path("embeddings")
 PATTERN_REPORTS = REPORTS / "patterns"
 GENERATOR_REPORTS = REPORTS / "generators"
 ANNOTATOR_REPORTS = REPORTS / "annotators"
+FIGURES = REPORTS / "figures"  # the report's charts (DVC plots)
 WANDB_DIR = Path(".")  # W&B writes its offline runs under ./wandb/
 
 
@@ -105,5 +106,6 @@ TIMING = "timing.json"  # construct seconds, kept out of construction.json (a tr
 MODEL = "model.ckpt"
 METRICS = "metrics.json"
 GROUPS = "groups.csv"
+CURVE = "curve.csv"  # label efficiency: accuracy of D after each round (train.curve)
 PRETRAINED = "pretrained"
 RANDOM_INIT = "random_init"

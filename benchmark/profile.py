@@ -15,10 +15,11 @@ from collections.abc import Mapping, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
+from ruamel.yaml import YAML, YAMLError
 
-from benchmark.config import PARAMS_FILE, parse_params, with_profile
+from benchmark.config import PARAMS_FILE, ConfigError, parse_params, with_profile
 from benchmark.io import atomic_write
+from benchmark.stages import run, yaml_error
 
 
 def apply_profile(name: str, path: str | Path = PARAMS_FILE) -> None:
@@ -27,8 +28,19 @@ def apply_profile(name: str, path: str | Path = PARAMS_FILE) -> None:
     yaml.preserve_quotes = True
     yaml.width = 4096  # keep flow-style lines as written
     path = Path(path)
-    doc = yaml.load(path.read_text())
-    merged = with_profile(_plain(doc), name)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: params file not found (run from the repository root)")
+    try:
+        doc = yaml.load(path.read_text())
+    except YAMLError as err:
+        raise ConfigError(yaml_error(err, str(path))) from None
+    if not isinstance(doc, Mapping):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got "
+                          f"{type(doc).__name__}")
+    try:
+        merged = with_profile(_plain(doc), name)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
     parse_params(merged, str(path))  # fail before writing anything
     _merge_into(doc, doc["profiles"][name])
     doc["profile"] = name
@@ -60,4 +72,4 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)  # like a stage: a bad profile name or params file ends in one line

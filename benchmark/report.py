@@ -6,11 +6,13 @@ import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from benchmark.metrics.stats import mean_ci, paired_diff
-from benchmark.paths import METRICS, result_dir
+from benchmark.metrics.stats import cost_saved, mean_ci, paired_diff
+from benchmark.paths import CURVE, METRICS, result_dir
 
 HEADLINE: dict[str, str] = {
     "test_id/acc": "ID acc",
@@ -24,6 +26,13 @@ HEADLINE: dict[str, str] = {
     "dataset/size": "dataset size",
     "dataset/synthetic_share": "synthetic share",
     "human/accepted": "accept rate",
+}
+
+
+NOT_FITTED = {  # why a model-side post-processing could not be fitted (benchmark.mitigation)
+    "unsupported": "is defined for binary labels only (fairlearn), and this domain has more "
+                   "classes",
+    "degenerate": "needs both labels in every group of `val`, and a group here has one",
 }
 
 
@@ -65,8 +74,10 @@ def paired(cells: pd.DataFrame, baseline: str, metric: str, confidence: float) -
         for method, sub in part.groupby("method", sort=False):
             if method == baseline or base.empty:
                 continue
-            own = sub.set_index("seed")[metric]
-            seeds = sorted(set(own.index) & set(base.index))
+            own = sub.set_index("seed")[metric].dropna()
+            seeds = sorted(set(own.index) & set(base.dropna().index))
+            if not seeds:  # e.g. an entry that reports no scores on this domain
+                continue
             mean, half, n = paired_diff(own[seeds].tolist(), base[seeds].tolist(), confidence)
             rows.append({"domain": domain, "method": method, "baseline": baseline,
                          "metric": metric, "diff": mean, "ci": half, "n_seeds": n})
@@ -77,14 +88,76 @@ def _fmt(mean: float, half: float) -> str:
     return f"{mean:.3f}" if math.isnan(half) else f"{mean:.3f} ± {half:.3f}"
 
 
+def collect_tables(domains: Sequence[str], methods: Sequence[str], seeds: Sequence[int],
+                   path: Any) -> pd.DataFrame:
+    """Every cell's CSV table at ``path(domain, method, seed)`` with its coordinates, long
+    format; empty when no cell has one.
+    """
+    parts = []
+    for domain in domains:
+        for method in methods:
+            for seed in seeds:
+                file = Path(path(domain, method, seed))
+                if file.is_file() and file.stat().st_size:
+                    part = pd.read_csv(file)
+                    parts.append(part.assign(domain=domain, method=method, seed=seed))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def collect_curves(domains: Sequence[str], methods: Sequence[str], seeds: Sequence[int]
+                   ) -> pd.DataFrame:
+    """Every cell's label-efficiency curve (``train.curve``); empty without."""
+    return collect_tables(domains, methods, seeds, lambda d, m, s: result_dir(d, m, s) / CURVE)
+
+
+def savings(curves: pd.DataFrame, reference: str, metric: str, confidence: float
+            ) -> pd.DataFrame:
+    """Annotation cost saved by each method at the accuracy ``reference`` reaches with its full
+    budget (``benchmark.metrics.stats.cost_saved``), per domain.
+    """
+    rows = []
+    if curves.empty:
+        return pd.DataFrame(rows)
+    for domain, part in curves.groupby("domain", sort=False):
+        def by_seed(frame: pd.DataFrame) -> dict[int, tuple[list[float], list[float]]]:
+            return {int(s): (g.sort_values("cost").cost.tolist(),
+                             g.sort_values("cost")[metric].tolist())
+                    for s, g in frame.groupby("seed")}
+
+        ref = by_seed(part[part.method == reference])
+        if not ref:
+            continue
+        for method, sub in part.groupby("method", sort=False):
+            if method == reference:
+                continue
+            res = cost_saved(by_seed(sub), ref, confidence)
+            rows.append({"domain": domain, "method": method, "reference": reference,
+                         "metric": metric, **res})
+    return pd.DataFrame(rows)
+
+
+def _fmt_saved(row: Any) -> str:
+    def pct(v: float) -> str:
+        return "not reached" if v == -math.inf else f"{100 * v:.0f}%"
+
+    if row.n < 2:
+        return f"{pct(row.saved)} (n = 1, no CI)"
+    return (f"{pct(row.saved)} [{pct(row.lo)}, {pct(row.hi)}] (n = {row.n}; reached in "
+            f"{100 * row.reached:.0f}% of bootstrap resamples)")
+
+
 def markdown(summary: pd.DataFrame, diffs: pd.DataFrame, confidence: float,
-             experiment: str, annotators: dict[str, dict] | None = None) -> str:
+             experiment: str, annotators: dict[str, dict] | None = None,
+             saved: pd.DataFrame | None = None) -> str:
     """The human-readable summary: one methods x metrics table per domain."""
     level = round(confidence * 100)
+    single = summary.empty or int(summary["n_seeds"].max()) < 2
+    spread = ("n = 1, no CI: one seed per cell, so values are single runs and the plots have "
+              "no error bars. " if single else
+              f"Mean ± {level}% CI (Student t) over seeds; `n` = number of seeds. ")
     lines = [f"# Results: experiment `{experiment}`", "",
-             f"Mean ± {level}% CI (Student t) over seeds; `n` = number of seeds. "
-             "Shift = the domain's distribution-shifted test split; DPD / EOD = demographic "
-             "parity / equalized odds difference (one-vs-rest maximum for multiclass); "
+             spread + "Shift = the domain's distribution-shifted test split; DPD / EOD = "
+             "demographic parity / equalized odds difference (one-vs-rest maximum for multiclass); "
              "accept rate = share of synthetic items people accepted.", ""]
     for domain, part in summary.groupby("domain", sort=False):
         lines += [f"## {domain}", ""]
@@ -101,12 +174,25 @@ def markdown(summary: pd.DataFrame, diffs: pd.DataFrame, confidence: float,
                      if m in by_metric.index else "–" for m in HEADLINE]
             n = int(rows["n_seeds"].max())
             lines.append(f"| {method} | {n} | " + " | ".join(cells) + " |")
+        for row in part[part.metric.str.startswith("postprocess/")].itertuples():
+            post, _, why = row.metric.split("/")[1].rpartition("_")
+            lines.append(f"\n`{row.method}` reports no scores here: {post} "
+                         f"{NOT_FITTED.get(why, why)}.")
         lines.append("")
         own = diffs[diffs.domain == domain] if not diffs.empty else diffs
         for row in own.itertuples():
+            ci = " (n = 1, no CI)" if row.n_seeds < 2 else f" (n = {row.n_seeds})"
             lines.append(f"- paired {row.metric}: {row.method} − {row.baseline} = "
-                         f"{_fmt(row.diff, row.ci)} (n = {row.n_seeds})")
+                         f"{_fmt(row.diff, row.ci)}{ci}")
         lines.append("")
+        mine = saved[saved.domain == domain] if saved is not None and not saved.empty else None
+        if mine is not None and not mine.empty:
+            ref, metric = mine.iloc[0].reference, mine.iloc[0].metric
+            lines += [f"Annotation cost saved at the {metric} `{ref}` reaches with its full "
+                      f"budget (1 − C / C_{ref}; C interpolated on the seed-averaged "
+                      f"label-efficiency curve; {level}% percentile bootstrap over seeds):", ""]
+            lines += [f"- {row.method}: {_fmt_saved(row)}" for row in mine.itertuples()]
+            lines.append("")
     return "\n".join(lines)
 
 
@@ -127,15 +213,96 @@ def plot_robustness(summary: pd.DataFrame, path: str | Path) -> None:
         for k, (metric, label) in enumerate(metrics.items()):
             rows = part[part.metric == metric].set_index("method").reindex(methods)
             xs = [i + (k - (len(metrics) - 1) / 2) * width for i in range(len(methods))]
-            ax.bar(xs, rows["mean"], width, yerr=rows["ci"].fillna(0), capsize=3, label=label)
+            ax.bar(xs, rows["mean"], width, yerr=_errors(rows["ci"]), capsize=3, label=label)
         ax.set_xticks(range(len(methods)), methods, rotation=20)
         ax.set_ylim(0, 1)
         ax.set_title(domain)
         ax.set_ylabel("accuracy")
     axes[0][0].legend(loc="lower left", fontsize=8)
+    _save(fig, path)
+
+
+def _errors(ci: pd.Series) -> pd.Series | None:
+    """Error bars only where a CI exists: none at all for one seed (not zero-length bars)."""
+    return None if ci.isna().all() else ci.fillna(0)
+
+
+def _save(fig: Any, path: str | Path) -> None:
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(path).with_suffix(".tmp.png")
+    tmp = Path(path).with_name(f".{Path(path).stem}.tmp.png")
     fig.savefig(tmp, dpi=110)
     plt.close(fig)
     tmp.replace(path)
+
+
+def _axes(n: int, height: float = 3.4) -> tuple[Any, Any]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, height), squeeze=False)
+    return fig, axes[0]
+
+
+def plot_label_efficiency(curves: pd.DataFrame, metric: str, path: str | Path) -> None:
+    """Per domain: ``metric`` against annotation cost per method, the seed mean with its
+    min-max band over seeds (no band for one seed).
+    """
+    from benchmark.metrics.stats import mean_curve
+
+    domains = list(dict.fromkeys(curves.domain))
+    fig, axes = _axes(len(domains))
+    for ax, domain in zip(axes, domains, strict=True):
+        part = curves[curves.domain == domain]
+        for method, sub in part.groupby("method", sort=False):
+            per_seed = [(g.sort_values("cost").cost.to_numpy(),
+                         g.sort_values("cost")[metric].to_numpy()) for _, g in sub.groupby("seed")]
+            grid = np.unique(np.concatenate([c for c, _ in per_seed]))
+            grid = grid[grid <= min(c[-1] for c, _ in per_seed)]
+            line = ax.plot(grid, mean_curve(per_seed, grid), marker="o", ms=3, label=method)[0]
+            if len(per_seed) > 1:
+                stack = np.array([np.interp(grid, c, a) for c, a in per_seed])
+                ax.fill_between(grid, stack.min(0), stack.max(0), alpha=0.15,
+                                color=line.get_color())
+        ax.set_title(domain)
+        ax.set_xlabel("annotation cost")
+        ax.set_ylabel(metric)
+    axes[0].legend(fontsize=8)
+    _save(fig, path)
+
+
+def plot_rounds(frames: pd.DataFrame, columns: Sequence[str], path: str | Path) -> None:
+    """Metric against round: one panel per column, one line per (domain, method), seed mean."""
+    present = [c for c in columns if c in frames.columns and frames[c].notna().any()]
+    if not present:
+        return
+    fig, axes = _axes(len(present))
+    for ax, column in zip(axes, present, strict=True):
+        mean = frames.groupby(["domain", "method", "round"], sort=False)[column].mean()
+        for (domain, method), series in mean.groupby(level=[0, 1], sort=False):
+            ax.plot(series.index.get_level_values("round"), series.to_numpy(), marker="o",
+                    ms=3, label=f"{domain}/{method}")
+        ax.set_xlabel("round")
+        ax.set_title(column)
+    axes[-1].legend(fontsize=6, ncol=2)
+    _save(fig, path)
+
+
+def plot_groups(groups: pd.DataFrame, split: str, path: str | Path) -> None:
+    """Per domain, accuracy per group and method on ``split`` (seed mean)."""
+    part = groups[groups.split == split]
+    if part.empty:
+        return
+    domains = list(dict.fromkeys(part.domain))
+    fig, axes = _axes(len(domains))
+    for ax, domain in zip(axes, domains, strict=True):
+        table = (part[part.domain == domain].groupby(["method", "name"], sort=False)["acc"]
+                 .mean().unstack("name"))
+        table.plot.bar(ax=ax, rot=20, ylim=(0, 1), legend=True)
+        ax.set_title(f"{domain}: {split} accuracy per group")
+        ax.legend(fontsize=7)
+    _save(fig, path)

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from benchmark.data import SPLITS, DomainData, Split
-from benchmark.domain import DOMAINS, Domain
+from benchmark.domain import DOMAINS, Domain, OptionError
 
 CLASS_NAMES: list[str] = ["round", "spindle", "lobed"]
 GROUP_NAMES: list[str] = ["female", "male"]
@@ -99,7 +99,7 @@ class CellImages(Domain):
         """Build the six splits; each split draws from its own child of ``seed`` so resizing one
         split leaves the others unchanged."""
         if self.image_size < 12:
-            raise ValueError(f"image_size must be >= 12, got {self.image_size}")
+            raise OptionError("image_size", f"got {self.image_size}, expected at least 12 pixels")
         missing = [s for s in SPLITS if s not in sizes]
         if missing:
             raise ValueError(f"sizes lacks splits {missing}; expected keys {list(SPLITS)}")

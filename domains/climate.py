@@ -9,7 +9,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from benchmark.data import SPLITS, DomainData, Split
-from benchmark.domain import DOMAINS, Domain
+from benchmark.domain import DOMAINS, Domain, OptionError
 
 CLASS_NAMES = ["calm", "normal", "extreme"]
 EXTREME = CLASS_NAMES.index("extreme")
@@ -151,12 +151,12 @@ class Lorenz96(Domain):
         if missing:
             raise ValueError(f"lorenz96: sizes lacks splits {missing} (got {sorted(sizes)})")
         if len(self.region_forcing) != self.n_regions or self.n_sectors % self.n_regions:
-            raise ValueError(
-                "lorenz96: need len(region_forcing) == n_regions and n_regions dividing n_sectors; "
-                f"got {list(self.region_forcing)}, {self.n_regions}, {self.n_sectors}")
+            raise OptionError("region_forcing", "need len(region_forcing) == n_regions and "
+                              "n_regions dividing n_sectors; got "
+                              f"{list(self.region_forcing)}, {self.n_regions}, {self.n_sectors}")
         if not set(self.rare_regions) <= set(range(self.n_regions)):
-            raise ValueError(f"lorenz96: rare_regions {list(self.rare_regions)} not in "
-                             f"0..{self.n_regions - 1}")
+            raise OptionError("rare_regions", f"got {list(self.rare_regions)}, expected "
+                              f"regions in 0..{self.n_regions - 1}")
 
     def region_of(self, sector: np.ndarray) -> np.ndarray:
         """Contiguous blocks of sectors form the regions."""

@@ -14,7 +14,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 
 from benchmark.data import DataFormatError, DomainData, Split
-from benchmark.domain import DOMAINS, Domain
+from benchmark.domain import DOMAINS, Domain, OptionError
 from domains.realdata import (
     TRAIN_SPLITS,
     carve_training,
@@ -32,7 +32,7 @@ SHIFTS: tuple[str, ...] = ("contrast", "blur", "noise", "stain")
 _PARTS: tuple[str, ...] = ("train", "val", "test")
 _HOW = ("download breastmnist.npz (or another 2-D MedMNIST file) from https://medmnist.com, e.g. "
         "https://zenodo.org/records/10519652/files/breastmnist.npz, and set "
-        "domains.biomedical.options.medmnist.path (see raw/README.md)")
+        "domains.<domain>.options.medmnist.path (see raw/README.md)")
 
 
 @DOMAINS.register("medmnist")
@@ -99,9 +99,9 @@ class MedMNIST(Domain):
 
     def _check_options(self) -> None:
         if self.shift not in SHIFTS:
-            raise ValueError(f"option shift: got {self.shift!r}, expected one of {SHIFTS}")
+            raise OptionError("shift", f"got {self.shift!r}, expected one of {SHIFTS}")
         if self.shift_strength < 0:
-            raise ValueError(f"option shift_strength: got {self.shift_strength!r}, expected >= 0")
+            raise OptionError("shift_strength", f"got {self.shift_strength!r}, expected >= 0")
         check_fraction(self.rare_keep, "rare_keep")
 
     def _names(self, parts: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> list[str]:

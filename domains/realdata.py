@@ -5,10 +5,11 @@ Finding their files, carving the harness's splits out of a fixed data set, and s
 
 Real data sets are finite, so a real source yields *at most* the requested split sizes: when the
 in-distribution data is too small, every carved split shrinks by the same factor, which keeps the
-configured proportions (a small seed, a large pool). Carving is random but fully determined by
-the domain seed. Statistics a source needs (scalers, medians, label thresholds) come from the
-training part only (the items that end up in ``seed``, ``pool`` or ``reference``), never from
-``val`` or the test splits.
+configured proportions (a small seed, a large pool); the ``prepare`` stage says so on stderr,
+records it in ``domain.json`` and fails when a split would keep fewer than 20 items. Carving is
+random but fully determined by the domain seed. Statistics a source needs (scalers, medians,
+label thresholds) come from the training part only (the items that end up in ``seed``, ``pool``
+or ``reference``), never from ``val`` or the test splits.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.data import DataFormatError
+from benchmark.domain import OptionError
 
 TRAIN_SPLITS: tuple[str, ...] = ("seed", "pool", "reference")
 HELD_SPLITS: tuple[str, ...] = ("val", "test_id")
@@ -44,7 +46,7 @@ def check_fraction(value: float, name: str, low_open: bool = True) -> None:
     ok = (0.0 < value <= 1.0) if low_open else (0.0 <= value <= 1.0)
     if not ok:
         interval = "(0, 1]" if low_open else "[0, 1]"
-        raise ValueError(f"option {name}: got {value!r}, expected a fraction in {interval}")
+        raise OptionError(name, f"got {value!r}, expected a fraction in {interval}")
 
 
 def scaled_counts(available: int, wanted: Mapping[str, int], names: Sequence[str],

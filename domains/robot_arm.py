@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.data import DataFormatError, DomainData, Split
-from benchmark.domain import DOMAINS, Domain
+from benchmark.domain import DOMAINS, Domain, OptionError
 from domains.realdata import (
     carve_training,
     check_fraction,
@@ -31,7 +31,7 @@ GROUP_NAMES: list[str] = ["slow", "fast"]
 N_STATES, N_INPUTS = 12, 6
 _RUN = re.compile(r"measurement_(\d+)$")
 _HOW = ("get the Schunk arm measurements of Liu & Althoff, IROS 2018 (CC0, 'measurement_K/"
-        "{trajectory,input,time}.csv' folders) and set domains.robotics.options.robot_arm.path "
+        "{trajectory,input,time}.csv' folders) and set domains.<domain>.options.robot_arm.path "
         "(see raw/README.md)")
 
 
@@ -107,8 +107,8 @@ class RobotArm(Domain):
         runs = load_runs(self.path)
         profiles = match_profiles([r.torques for r in runs])
         if self.shift_profile > profiles.max():
-            raise ValueError(f"option shift_profile: got {self.shift_profile}, but {self.path} "
-                             f"holds profiles 0..{profiles.max()}")
+            raise OptionError("shift_profile", f"got {self.shift_profile}, but {self.path} "
+                              f"holds profiles 0..{profiles.max()}")
         items = cut(runs, profiles, self.window, self.horizon, self.stride, str(self.path))
         rng = np.random.default_rng(seed)
         ident = np.flatnonzero(items.profile != self.shift_profile)
@@ -136,9 +136,9 @@ class RobotArm(Domain):
     def _check_options(self) -> None:
         for key in ("window", "horizon", "stride"):
             if getattr(self, key) < 1:
-                raise ValueError(f"option {key}: got {getattr(self, key)!r}, expected >= 1 step")
+                raise OptionError(key, f"got {getattr(self, key)!r}, expected >= 1 step")
         if self.shift_profile < 0:
-            raise ValueError(f"option shift_profile: got {self.shift_profile}, expected >= 0")
+            raise OptionError("shift_profile", f"got {self.shift_profile}, expected >= 0")
         check_fraction(self.event_quantile, "event_quantile", low_open=False)
         check_fraction(self.rare_keep, "rare_keep")
 

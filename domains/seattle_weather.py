@@ -14,7 +14,7 @@ import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
 from benchmark.data import DataFormatError, DomainData, Split
-from benchmark.domain import DOMAINS, Domain
+from benchmark.domain import DOMAINS, Domain, OptionError
 from domains.realdata import (
     SourceDataMissing,
     carve_training,
@@ -115,9 +115,9 @@ class SeattleWeather(Domain):
 
     def _check_options(self) -> None:
         if self.shift not in SHIFTS:
-            raise ValueError(f"option shift: got {self.shift!r}, expected one of {SHIFTS}")
+            raise OptionError("shift", f"got {self.shift!r}, expected one of {SHIFTS}")
         if self.window < 2:
-            raise ValueError(f"option window: got {self.window!r}, expected at least 2 days")
+            raise OptionError("window", f"got {self.window!r}, expected at least 2 days")
         check_fraction(self.heavy_quantile, "heavy_quantile", low_open=False)
         check_fraction(self.rare_keep, "rare_keep")
 
@@ -153,18 +153,35 @@ def load_weather(path: str | None) -> tuple[pd.DataFrame, str]:
         except ImportError:
             raise SourceDataMissing("vega_datasets is not installed; `pip install "
                                     "vega_datasets==0.9.0` or set "
-                                    "domains.climate.options.seattle_weather.path") from None
+                                    "domains.<domain>.options.seattle_weather.path") from None
         path = local_data.seattle_weather.filepath
-    file = require(path, "daily weather CSV", "set domains.climate.options.seattle_weather.path "
+    file = require(path, "daily weather CSV", "set domains.<domain>.options.seattle_weather.path "
                    "to a CSV with columns date, precipitation, temp_max, temp_min, wind")
     table = pd.read_csv(file)
     missing = [c for c in ("date", *CHANNELS) if c not in table.columns]
     if missing:
         raise DataFormatError(f"{file}: columns {missing} missing; expected date, "
                               f"{', '.join(CHANNELS)} (has {list(table.columns)})")
-    table["date"] = pd.to_datetime(table["date"])
+    _check_numbers(table, file)
+    try:
+        table["date"] = pd.to_datetime(table["date"])
+    except (ValueError, TypeError) as err:
+        raise DataFormatError(f"{file}: column 'date': expected dates such as 2012-01-01 "
+                              f"({err})") from None
     _check_days(table, file)
     return table, str(file)
+
+
+def _check_numbers(table: pd.DataFrame, file: Path) -> None:
+    """Every value of the channels a number (blanks are reported as missing later)."""
+    for column in CHANNELS:
+        numbers = pd.to_numeric(table[column], errors="coerce")
+        bad = numbers.isna() & table[column].notna()
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise DataFormatError(f"{file}: column {column!r}, data row {row + 1}: got "
+                                  f"{table[column].iloc[row]!r}, expected a number")
+        table[column] = numbers
 
 
 def _check_days(table: pd.DataFrame, file: Path) -> None:

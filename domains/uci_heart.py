@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.data import DataFormatError, DomainData, Split
-from benchmark.domain import DOMAINS, Domain
+from benchmark.domain import DOMAINS, Domain, OptionError
 from domains.realdata import (
     carve_training,
     check_fraction,
@@ -37,7 +37,7 @@ CLASS_NAMES: list[str] = ["no_disease", "disease"]
 GROUP_NAMES: list[str] = ["female", "male"]
 _HOW = ("download the 'processed.<site>.data' files (cleveland, hungarian, switzerland, va) of "
         "https://archive.ics.uci.edu/dataset/45/heart+disease into that folder and set "
-        "domains.biomedical.options.uci_heart.path (see raw/README.md)")
+        "domains.<domain>.options.uci_heart.path (see raw/README.md)")
 
 
 @DOMAINS.register("uci_heart")
@@ -80,7 +80,7 @@ class UCIHeart(Domain):
     def build(self, sizes: Mapping[str, int], seed: int) -> DomainData:
         """Hold out ``shift_site``, carve the rest, then fit the preprocessing on training rows."""
         if self.shift_site not in SITES:
-            raise ValueError(f"option shift_site: got {self.shift_site!r}, expected one of {SITES}")
+            raise OptionError("shift_site", f"got {self.shift_site!r}, expected one of {SITES}")
         check_fraction(self.rare_keep, "rare_keep")
         table = load_heart(self.path)
         rng = np.random.default_rng(seed)

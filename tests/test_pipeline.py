@@ -40,7 +40,7 @@ def test_repro_reports_every_domain_and_method(workspace, first_run) -> None:
                   "train"}
     assert _ran(first_run) == {f"{s}@{d}" for s in per_domain for d in grid["domains"]} | {
         "report"}
-    assert (workspace / "reports/robustness.png").read_bytes()[:4] == b"\x89PNG"
+    assert (workspace / "reports/figures/robustness.png").read_bytes()[:4] == b"\x89PNG"
     metrics = json.loads((workspace / "results/climate/random/seed0/metrics.json").read_text())
     assert metrics["cost/annotation"] == 40.0 and metrics["dataset/size"] == 100.0
     assert 0.0 <= metrics["test_shift/acc_wg"] <= metrics["test_shift/acc"] <= 1.0

@@ -47,3 +47,40 @@ def test_missing_cell_names_its_file(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     with pytest.raises(FileNotFoundError, match="results/d/m/seed0/metrics.json"):
         report.collect(["d"], ["m"], [0])
+
+
+def test_paired_ci_is_exact_whatever_the_seed_order() -> None:
+    cells = _cells()
+    shuffled = cells.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    (row,) = report.paired(shuffled, "random", "test_shift/acc", 0.95).itertuples()
+    diffs = np.array([0.1, 0.15, 0.05])
+    half = stats.t.ppf(0.975, 2) * diffs.std(ddof=1) / math.sqrt(3)
+    assert row.diff == pytest.approx(diffs.mean()) and row.ci == pytest.approx(half)
+
+
+def test_one_seed_says_so_and_draws_no_error_bars(tmp_path) -> None:
+    cells = _cells()[lambda f: f.seed == 0]
+    summary = report.summarise(cells, 0.95)
+    text = report.markdown(summary, report.paired(cells, "random", "test_shift/acc", 0.95),
+                           0.95, "exp")
+    assert "n = 1, no CI" in text and "Mean ±" not in text and " ± " not in text
+    assert report._errors(summary["ci"]) is None
+    report.plot_robustness(summary, tmp_path / "r.png")
+
+
+def test_label_efficiency_curves_and_cost_saved(tmp_path) -> None:
+    rows = []
+    for seed in (0, 1):
+        for method, accs in (("scale_only", [0.5, 0.6, 0.8]), ("adaptive", [0.5, 0.8, 0.9])):
+            for (cost, acc) in zip([0, 150, 300], accs, strict=True):
+                rows.append({"domain": "d", "method": method, "seed": seed, "cost": cost,
+                             "test_shift/acc": acc + 0.01 * seed})
+    curves = pd.DataFrame(rows)
+    saved = report.savings(curves, "scale_only", "test_shift/acc", 0.95)
+    (row,) = saved.itertuples()
+    assert row.method == "adaptive" and row.saved == pytest.approx(0.5) and row.n == 2
+    text = report.markdown(report.summarise(_cells(), 0.95), pd.DataFrame(), 0.95, "exp",
+                           saved=saved.assign(domain="d"))
+    assert "- adaptive: 50% [" in text
+    report.plot_label_efficiency(curves, "test_shift/acc", tmp_path / "le.png")
+    assert (tmp_path / "le.png").read_bytes()[:4] == b"\x89PNG"

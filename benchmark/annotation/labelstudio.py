@@ -107,7 +107,9 @@ def _queue_arrays(path: Path) -> dict[str, np.ndarray]:
             files = list(npz.files)
             arrays = {k: npz[k] for k in _ARRAYS if k in files}
     except FileNotFoundError:
-        raise
+        raise FileNotFoundError(f"{path}: queue file not found; expected the queue.npz a "
+                                "construct run waiting for people wrote in its run folder"
+                                ) from None
     except (ValueError, OSError, zipfile.BadZipFile) as err:
         raise DataFormatError(f"{path}: not a queue file ({err})") from err
     missing = [k for k in _ARRAYS if k not in arrays]

@@ -16,6 +16,7 @@ from transformers import PreTrainedModel
 
 from benchmark.config import PretrainFitParams
 from benchmark.encoders import family
+from benchmark.hardware import require_accelerator
 
 
 class MaskedPretraining(pl.LightningModule):
@@ -45,6 +46,7 @@ class MaskedPretraining(pl.LightningModule):
 def pretrain(model: PreTrainedModel, modality: str, x: np.ndarray, params: PretrainFitParams,
              logger: Any = None) -> list[float]:
     """Train ``model`` in place for ``params.steps`` steps on ``x``; returns the loss per step."""
+    require_accelerator(params.accelerator, params.devices, "pretrain.fit")
     pl.seed_everything(params.seed, workers=True, verbose=False)
     module = MaskedPretraining(model, modality, params.lr, params.weight_decay, params.steps)
     data = TensorDataset(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)))

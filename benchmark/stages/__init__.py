@@ -11,6 +11,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
 
+import yaml
+
 from benchmark.config import ConfigError
 from benchmark.data import DataFormatError
 from benchmark.registry import PluginLoadError, UnknownNameError
@@ -25,6 +27,20 @@ def run(main: Callable[[], None]) -> None:
         main()
     except INPUT_ERRORS as err:
         sys.exit(f"error: {err}")
+    except yaml.YAMLError as err:  # params.yaml that is not YAML (read by benchmark.config)
+        sys.exit(f"error: {yaml_error(err)}")
+
+
+def yaml_error(err: Exception, path: str | None = None) -> str:
+    """One line for a PyYAML or ruamel.yaml syntax error: file, line, column and the problem
+    (their own message spans several lines with a source excerpt).
+    """
+    mark = getattr(err, "problem_mark", None)
+    name = path or (getattr(mark, "name", None) if mark is not None else None) or "params.yaml"
+    where = f"{name}: line {mark.line + 1}, column {mark.column + 1}" if mark else name
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    context = getattr(err, "context", None)
+    return f"{where}: not valid YAML: {problem}" + (f" ({context})" if context else "")
 
 
 def domain_args(description: str, argv: Sequence[str] | None) -> argparse.Namespace:
@@ -48,8 +64,15 @@ def domain_cells_args(description: str, argv: Sequence[str] | None) -> argparse.
 def grid_cells(grid: Any, method: str | None = None, seed: int | None = None
                ) -> list[tuple[str, int]]:
     """The (method, seed) cells of the grid, the costly model-assisted ones first so that two
-    workers finish together; ``method`` / ``seed`` filter.
+    workers finish together; ``method`` / ``seed`` filter and must be in the grid.
     """
+    # a filter outside the grid would select no cell: a silent exit 0
+    if method is not None and method not in grid.methods:
+        raise ConfigError(f"--method {method}: not in the grid; expected one of "
+                          f"params.yaml grid.methods {grid.methods}")
+    if seed is not None and seed not in grid.seeds:
+        raise ConfigError(f"--seed {seed}: not in the grid; expected one of "
+                          f"params.yaml grid.seeds {grid.seeds}")
     cheap = ("seed_only", "random")
     cells = [(m, s) for m in grid.methods for s in grid.seeds
              if (method is None or m == method) and (seed is None or s == seed)]

@@ -21,6 +21,7 @@ import numpy as np
 
 from benchmark.config import Params, load_params
 from benchmark.data import DomainData, load_domain
+from benchmark.hardware import require_accelerator
 from benchmark.io import atomic_write_json
 from benchmark.paths import (
     PRETRAINED,
@@ -68,6 +69,7 @@ def fit_judge(data: DomainData, z: dict[str, np.ndarray], params: Params, folder
 def main(argv: Sequence[str] | None = None) -> None:
     args = domain_args(__doc__, argv)
     params = load_params()
+    require_accelerator(params.train.accelerator, params.train.devices, "train")  # before writes
     data = load_domain(domain_dir(args.domain), splits=SPLITS)
     with np.load(embeddings_file(args.domain, PRETRAINED), allow_pickle=False) as npz:
         z = {s: npz[s] for s in SPLITS}

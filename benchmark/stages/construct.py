@@ -84,7 +84,8 @@ def fingerprint(params: Params, shared: str, method: str, seed: int) -> str:
         "options": params.method_options(method),
         "construct": asdict(params.construct), "annotator": asdict(params.annotator),
         "patterns": asdict(params.patterns), "generator": asdict(params.generator),
-        "code": code_digest([METHODS.get(method).__module__, *LOOP_CODE]),
+        "code": code_digest([METHODS.get(params.method_plugin(method)).__module__,
+                             *LOOP_CODE]),
     })
 
 
@@ -102,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     params = load_params()
     cells = grid_cells(params.grid, args.method, args.seed)
     for method in {m for m, _ in cells}:
-        METHODS.get(method)  # unknown methods fail here, in one line, before any work
+        METHODS.get(params.method_plugin(method))  # unknown ones fail here, in one line
     data = load_domain(domain_dir(args.domain), splits=("seed", "pool", "val"))
     _JOB.update(params=params, data=data, domain=args.domain,
                 shared=domain_digest(data, args.domain))
@@ -124,7 +125,8 @@ def construct_cell(method_name: str, seed: int) -> str | None:
     """Run (or resume, or find complete) one cell; a message if it waits for people."""
     params, data, domain = _JOB["params"], _JOB["data"], _JOB["domain"]
     start = time.perf_counter()
-    method = METHODS.get(method_name)(**params.method_options(method_name))
+    method = METHODS.get(params.method_plugin(method_name))(
+        **params.method_options(method_name))
     out = run_dir(domain, method_name, seed)
     sweep_temp_files(out)  # left by a killed run (state, dataset); the ledger resumes itself
     ledger = Ledger(out / LEDGER, fingerprint(params, _JOB["shared"], method_name, seed))
@@ -187,17 +189,25 @@ class _Progress:
 
 
 ROUND_COLUMNS = ("cumulative_cost", "dataset_size", "synthetic_share", "probe_val_acc",
-                 "cluster_entropy", "method/committee_val_acc")
+                 "cluster_entropy", "cluster_effective", "vendi", "precision", "recall",
+                 "density", "coverage", "label_issue_rate", "committee_consistency",
+                 "composition_gap", "harness/label_accuracy", "method/committee_val_acc")
+HUMAN_COLUMNS = {"accept_rate": "accepted", "correct_rate": "corrected",
+                 "reject_rate": "rejected"}
 
 
 def rounds_csv(rounds: list[dict[str, Any]]) -> str:
-    """The DVC plot of the construction: cost, size, accept rate and accuracy per round."""
-    lines = [",".join(("round", *ROUND_COLUMNS, "accept_rate"))]
+    """The DVC plot of the construction per round: cost, size, diversity, quality, group gap
+    and the human evaluation of synthetic items (empty where a value is missing or nan).
+    """
+    lines = [",".join(("round", *ROUND_COLUMNS, *HUMAN_COLUMNS))]
     for log in rounds:
         human = log.get("human_eval", {})
-        accept = human["accepted"] if human.get("n") else ""
+        rates = [human[k] if human.get("n") else "" for k in HUMAN_COLUMNS.values()]
         values = [log.get(c, "") for c in ROUND_COLUMNS]
-        lines.append(",".join(str(v) for v in (log["round"], *values, accept)))
+        cells = ["" if isinstance(v, float) and v != v else str(v)  # nan -> empty
+                 for v in (log["round"], *values, *rates)]
+        lines.append(",".join(cells))
     return "\n".join(lines) + "\n"
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from benchmark import patterns as pt
-from benchmark.config import PatternsParams, as_dict, load_params
+from benchmark.config import PARAMS_FILE, ConfigError, PatternsParams, as_dict, load_params
 from benchmark.data import DomainData, load_domain
 from benchmark.io import atomic_write, atomic_write_json
 from benchmark.paths import (
@@ -42,6 +42,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     cfg = params.patterns
     start = time.perf_counter()
     data = load_domain(domain_dir(args.domain), splits=_SPLITS)
+    items = len(data["seed"]) + len(data["pool"])
+    if cfg.k > items:  # else scikit-learn fails deep inside KMeans / GaussianMixture
+        raise ConfigError(f"{PARAMS_FILE}: patterns.k: got {cfg.k}, expected at most the "
+                          f"{items} items of seed + pool in {domain_dir(args.domain)}")
     features = {name: _embeddings(args.domain, name) for name in (PRETRAINED, RANDOM_INIT)}
     features[RAW] = {s: data[s].x.reshape(len(data[s]), -1) for s in _SPLITS}
     rare = _rare(data, cfg)

@@ -2,28 +2,64 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
 
-from benchmark.config import load_params
-from benchmark.data import save_domain
-from benchmark.domain import DOMAINS
+from benchmark.config import PARAMS_FILE, ConfigError, DomainParams, load_params
+from benchmark.data import SPLITS, DomainData, save_domain
+from benchmark.domain import DOMAINS, OptionError
 from benchmark.paths import domain_dir
 from benchmark.stages import domain_args, run
+
+MIN_ITEMS = 20  # a split a real source shrank below this many items measures nothing
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = domain_args(__doc__, argv)
     params = load_params()
+    if args.domain not in params.domains:
+        raise ConfigError(f"{PARAMS_FILE}: domains.{args.domain}: missing; expected a section "
+                          f"for the domain (have {sorted(params.domains)})")
     spec = params.domains[args.domain]
     start = time.perf_counter()
     source = DOMAINS.get(spec.source)(**spec.source_options)
-    data = source.build(asdict(spec.sizes), spec.seed)
+    try:
+        data = source.build(asdict(spec.sizes), spec.seed)
+    except OptionError as err:
+        raise ConfigError(f"{PARAMS_FILE}: domains.{args.domain}.options.{spec.source}."
+                          f"{err.option}: {err.problem}") from None
+    short = shortfall(data, spec, args.domain)
     data.name = args.domain
     data.info.update(source=spec.source, options=spec.source_options, seed=spec.seed,
                      prepare_seconds=round(time.perf_counter() - start, 3))
+    if short:
+        data.info["shortfall"] = short
     save_domain(data, domain_dir(args.domain))
+
+
+def shortfall(data: DomainData, spec: DomainParams, domain: str) -> dict[str, list[int]]:
+    """Splits the source filled with fewer items than ``sizes`` asks, as ``[got, wanted]``.
+
+    A real data set may be smaller than the sizes (its source then shrinks the splits
+    together): that is said on stderr and recorded in ``domain.json``, and when a split ends
+    below :data:`MIN_ITEMS` the stage fails instead of benchmarking on a handful of items.
+    """
+    wanted = asdict(spec.sizes)
+    short = {s: [len(data[s]), wanted[s]] for s in SPLITS if len(data[s]) < wanted[s]}
+    if not short:
+        return short
+    where = data.info.get("file") or data.info.get("folder")
+    source = f"source {spec.source!r}" + (f" ({where})" if where else "")
+    listing = ", ".join(f"{s} {got} of {want}" for s, (got, want) in short.items())
+    if any(got < MIN_ITEMS for got, _ in short.values()):
+        raise ConfigError(f"{PARAMS_FILE}: domains.{domain}.sizes: {source} has too few items: "
+                          f"{listing}; expected at least {MIN_ITEMS} per split: lower the sizes "
+                          "or give the source more data")
+    print(f"prepare {domain}: {source} has fewer items than domains.{domain}.sizes asks: "
+          f"{listing} (recorded in domain.json)", file=sys.stderr)
+    return short
 
 
 if __name__ == "__main__":

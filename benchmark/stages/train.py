@@ -13,19 +13,25 @@ import csv
 import hashlib
 import io
 import json
+import os
 import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from benchmark.closure import code_digest
-from benchmark.config import load_params
-from benchmark.data import load_domain, load_split
+from benchmark.config import Params, load_params
+from benchmark.data import DomainData, Split, load_domain, load_split
 from benchmark.evaluate import EVAL_SPLITS
+from benchmark.hardware import require_accelerator
 from benchmark.io import atomic_write_json, atomic_write_text, sweep_temp_files
 from benchmark.paths import (
     CONSTRUCTION,
+    CURVE,
     DATASET,
     GROUPS,
     METRICS,
@@ -48,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     from benchmark.tracking import Tracker  # noqa: F401
 
     params = load_params()
+    require_accelerator(params.train.accelerator, params.train.devices, "train")  # before writes
     cells = grid_cells(params.grid, args.method, args.seed)
     data = load_domain(domain_dir(args.domain))
     _JOB.update(params=params, data=data, domain=args.domain,
@@ -70,7 +77,7 @@ def stamp(domain: str, method: str, seed: int) -> str:
 
 def train_cell(method: str, seed: int) -> None:
     """Fit and score one cell unless its stamp says its inputs have not changed."""
-    from benchmark import downstream
+    from benchmark import downstream, mitigation
     from benchmark.evaluate import score
     from benchmark.tracking import Tracker
 
@@ -87,25 +94,77 @@ def train_cell(method: str, seed: int) -> None:
     construction = json.loads((runs / CONSTRUCTION).read_text())
     name = cell_name(domain, method, seed)
     config = params.cell(domain, method, seed)
-    with Tracker(params.tracking.project, params.tracking.mode, params.grid.experiment, name,
+    # W&B group and run names carry the experiment: its name, or DVC's for `dvc exp run -n X`
+    group = os.environ.get("DVC_EXP_NAME") or params.grid.experiment
+    with Tracker(params.tracking.project, params.tracking.mode, group, f"{group}/{name}",
                  f"{name}--{digest(config)[:8]}", config, entity=params.tracking.entity,
-                 tags=[domain, method]) as tracker:
+                 tags=[domain, method, params.profile]) as tracker:
         tracker.log_rounds(construction["rounds"])
         start = time.perf_counter()
         model = downstream.fit(dataset, data["val"], data.modality, data.n_classes,
                                params.train, seed, out / MODEL, tracker.logger)
         trained = time.perf_counter()
-        metrics, groups = score(lambda x: downstream.predict(model, x), data)
+        post = params.postprocess(method)
+        if post is None:
+            metrics, groups = score(lambda x: downstream.predict(model, x), data)
+        elif (why := mitigation.unavailable(data.n_classes, data["val"])) is None:
+            predict = mitigation.threshold_optimizer(lambda x: downstream.proba(model, x),
+                                                     data["val"], seed)
+            metrics, groups = score(predict, data, grouped=True)
+        else:  # no scores rather than the plain model's under the entry's name
+            metrics, groups = {f"postprocess/{post}_{why}": 1.0}, []
         metrics.update(cell_metrics(construction, len(dataset), data.info))
+        metrics.update(composition(dataset, data))
         timing = runs / TIMING  # informational, not a dependency: see benchmark/paths.py
         if timing.is_file():
             metrics.update(json.loads(timing.read_text()))
         metrics.update({"compute/train_s": trained - start,
                         "compute/evaluate_s": time.perf_counter() - trained})
+        tables: dict[str, list[dict[str, Any]]] = {"groups": groups}
+        if params.train.curve and post is None:
+            curve_start = time.perf_counter()
+            tables["curve"] = label_efficiency(dataset, construction, metrics, data, params,
+                                               seed, out)
+            metrics["compute/curve_s"] = time.perf_counter() - curve_start
+            atomic_write_text(out / CURVE, to_csv(tables["curve"]))
+        else:
+            (out / CURVE).unlink(missing_ok=True)
         atomic_write_json(out / METRICS, {k: round(v, 6) for k, v in sorted(metrics.items())})
         atomic_write_text(out / GROUPS, to_csv(groups))
-        tracker.log_summary(metrics, {"groups": groups})
+        tracker.log_summary(metrics, tables)
     atomic_write_text(out / STAMP, current)
+
+
+CURVE_METRICS = ("test_id/acc", "test_shift/acc", "test_shift/acc_wg")
+
+
+def label_efficiency(dataset: Split, construction: dict[str, Any], final: dict[str, float],
+                     data: DomainData, params: Params, seed: int, out: Path
+                     ) -> list[dict[str, Any]]:
+    """Shift accuracy against annotation cost: the recipe fitted on D as it stood before the
+    first round (the seed set, cost 0) and after each round, the last point being the cell's
+    own model. Rounds only append to D, so each point is a prefix of the final dataset: one
+    construction run gives the whole budget sweep of an anytime loop.
+    """
+    from benchmark import downstream
+    from benchmark.evaluate import score
+
+    rounds = construction["rounds"]
+    points = [(0, 0.0, int((dataset.meta["origin"] == "seed").sum()))]
+    points += [(r["round"], float(r["cumulative_cost"]), int(r["dataset_size"]))
+               for r in rounds]
+    rows = []
+    for round_, cost, size in points:
+        if round_ == (rounds[-1]["round"] if rounds else 0):
+            metrics = final  # the cell's own model: D after the last round
+        else:
+            model = downstream.fit(dataset.subset(np.arange(size)), data["val"], data.modality,
+                                   data.n_classes, params.train, seed, out / ".curve.ckpt")
+            metrics, _ = score(lambda x, m=model: downstream.predict(m, x), data)
+            (out / ".curve.ckpt").unlink(missing_ok=True)
+        rows.append({"round": round_, "cost": round(cost, 6), "size": size,
+                     **{k: round(metrics[k], 6) for k in CURVE_METRICS}})
+    return rows
 
 
 def cell_metrics(construction: dict[str, Any], size: int, info: dict[str, Any]) -> dict[str, float]:
@@ -130,6 +189,20 @@ def cell_metrics(construction: dict[str, Any], size: int, info: dict[str, Any]) 
         metrics.update({f"human/{k}": float(human[k])
                         for k in ("accepted", "corrected", "rejected")})
     return metrics
+
+
+def composition(dataset: Split, data: DomainData) -> dict[str, float]:
+    """The dataset's group make-up (``unknown`` = synthetic items) and its total-variation
+    distance from the pool's: who a constructed dataset represents, beside how its model does.
+    """
+    from benchmark.metrics.diversity import composition_gap, group_composition
+
+    n = len(data.group_names)
+    shares = group_composition(dataset.group, n)
+    names = {str(g): name for g, name in enumerate(data.group_names)}
+    out = {f"dataset/group_share/{names.get(k, k)}": v for k, v in shares.items()}
+    out["dataset/composition_gap"] = composition_gap(dataset.group, data["pool"].group, n)
+    return out
 
 
 def to_csv(rows: list[dict[str, Any]]) -> str:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from benchmark.metrics.stats import mean_ci, paired_diff
+from benchmark.metrics.stats import cost_saved, cost_to_reach, mean_ci, paired_diff
 
 
 @pytest.mark.parametrize("confidence", [0.9, 0.95, 0.99])
@@ -49,3 +49,39 @@ def test_paired_diff_by_hand() -> None:
 def test_paired_diff_rejects_unequal_lengths() -> None:
     with pytest.raises(ValueError, match="equal lengths"):
         paired_diff([1.0, 2.0], [1.0])
+
+
+def test_cost_to_reach_interpolates_the_first_crossing() -> None:
+    costs, accs = [0, 100, 200, 300], [0.5, 0.7, 0.9, 0.85]
+    assert cost_to_reach(costs, accs, 0.8) == pytest.approx(150.0)
+    assert cost_to_reach(costs, accs, 0.4) == 0.0
+    assert cost_to_reach(costs, accs, 0.95) == math.inf
+
+
+def _curve(accs: list[float]) -> tuple[list[float], list[float]]:
+    return [0.0, 100.0, 200.0, 300.0], accs
+
+
+def test_cost_saved_on_a_hand_made_curve() -> None:
+    # scale_only reaches 0.8 with its full 300; the method gets there at 150: half the cost
+    method = {0: _curve([0.5, 0.7, 0.9, 0.95])}
+    reference = {0: _curve([0.5, 0.6, 0.7, 0.8])}
+    res = cost_saved(method, reference)
+    assert res["saved"] == pytest.approx(0.5) and res["n"] == 1
+    assert math.isnan(res["lo"]) and math.isnan(res["hi"])
+
+
+def test_cost_saved_over_seeds_is_paired_and_order_free() -> None:
+    method = {s: _curve([0.5, 0.7 + 0.02 * s, 0.9, 0.95]) for s in range(4)}
+    reference = {s: _curve([0.5, 0.6, 0.7, 0.8 - 0.01 * s]) for s in range(4)}
+    res = cost_saved(method, reference, resamples=300)
+    # the seed-averaged curve (0.73 at 100, 0.9 at 200) reaches the mean target 0.785 at 132.35
+    assert res["saved"] == pytest.approx(1 - (100 + 0.055 / 0.17 * 100) / 300)
+    assert res["lo"] <= res["saved"] <= res["hi"] and res["reached"] == 1.0
+    shuffled = cost_saved(dict(reversed(list(method.items()))), reference, resamples=300)
+    assert shuffled == res
+
+
+def test_cost_saved_never_reached_is_minus_inf() -> None:
+    res = cost_saved({0: _curve([0.5, 0.55, 0.6, 0.65])}, {0: _curve([0.5, 0.6, 0.7, 0.8])})
+    assert res["saved"] == -math.inf and res["reached"] == 0.0

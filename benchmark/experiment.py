@@ -1,0 +1,225 @@
+"""Run one of the paper's experiments: ``experiments/<name>.yaml`` overlaid on ``params.yaml``
+and a scale profile, in a DVC workspace of its own, its reports published beside the others.
+
+    python -m benchmark.experiment list
+    python -m benchmark.experiment run cost_analysis --profile quick
+
+An overlay is a partial params tree (plus an optional ``profiles:`` section for values that
+depend on the scale, e.g. more seeds in ``paper``). It is composed at load time, never written
+into the tracked ``params.yaml``: the composed params go to the experiment's workspace,
+``.experiments/<name>-<profile>/``, a git + DVC copy of the project that shares the project's
+DVC cache. There ``dvc repro`` runs the same pipeline, so everything DVC gives the main job holds
+per experiment: rerunning the command after a change recomputes only what changed, a killed run
+resumes without losing an annotation, and ``dvc metrics show`` / ``dvc plots show`` work inside
+the workspace. A new workspace starts from the main workspace's upstream outputs (data, encoders,
+generators, judges) and its ``dvc.lock``; DVC's hashes decide what is still valid. When the run
+ends, its reports are copied to ``reports/experiments/<name>-<profile>/`` with the composed
+params, so two experiments' results live side by side. W&B runs are grouped by experiment name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from benchmark.config import (
+    PARAMS_FILE,
+    ConfigError,
+    deep_merge,
+    parse_params,
+    read_yaml,
+    with_profile,
+)
+from benchmark.io import atomic_write_text
+from benchmark.paths import REPORTS
+
+EXPERIMENTS = Path("experiments")
+WORKSPACES = Path(".experiments")  # git- and dvc-ignored
+PUBLISHED = REPORTS / "experiments"
+# the main workspace's upstream outputs a new experiment workspace starts from (DVC re-checks them)
+UPSTREAM = ("data", "models", "embeddings", "reports/patterns", "reports/generators",
+            "reports/annotators")
+NOT_SYNCED = {"params.yaml", "dvc.lock"}  # the workspace's own
+
+
+def names(root: Path = Path(".")) -> list[str]:
+    """The experiments the project defines (one overlay file each)."""
+    return sorted(p.stem for p in (root / EXPERIMENTS).glob("*.yaml"))
+
+
+def overlay_file(name: str, root: Path = Path(".")) -> Path:
+    path = root / EXPERIMENTS / f"{name}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such experiment; expected one of {names(root)}")
+    return path
+
+
+def compose(name: str, profile: str, root: Path = Path("."),
+            domains: Sequence[str] | None = None) -> dict[str, Any]:
+    """``params.yaml`` with ``profile``, then the experiment's overlay and its per-profile
+    values, then (optionally) the grid narrowed to ``domains``; validated before it is used.
+    """
+    path = overlay_file(name, root)
+    overlay = read_yaml(path)
+    by_profile = overlay.pop("profiles", None) or {}
+    base = read_yaml(root / PARAMS_FILE)
+    known = sorted(base.get("profiles", {}))
+    for key in by_profile:
+        if key not in known:
+            raise ConfigError(f"{path}: profiles.{key}: unknown profile; expected one of {known}")
+    merged = deep_merge(with_profile(base, profile), overlay)
+    merged = deep_merge(merged, by_profile.get(profile) or {})
+    merged["grid"] = {**merged["grid"], "experiment": name}
+    if domains:
+        unknown = sorted(set(domains) - set(merged["grid"]["domains"]))
+        if unknown:
+            raise ConfigError(f"--domains: {unknown} not in the experiment's grid.domains "
+                              f"{merged['grid']['domains']}")
+        merged["grid"]["domains"] = [d for d in merged["grid"]["domains"] if d in domains]
+    parse_params(merged, f"{path} over {root / PARAMS_FILE} (profile {profile})")
+    return merged
+
+
+def workspace(name: str, profile: str, root: Path = Path(".")) -> Path:
+    return root / WORKSPACES / f"{name}-{profile}"
+
+
+def _project_files(root: Path) -> list[str]:
+    done = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+                          cwd=root, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise ConfigError(f"{root.resolve()}: not a git repository ({done.stderr.strip()}); "
+                          "experiments run from a clone of the project")
+    return [f for f in done.stdout.splitlines() if (root / f).is_file()]
+
+
+def sync(root: Path, dest: Path) -> None:
+    """Make ``dest`` a current copy of the project's files (code, configs, overlays), keeping
+    its own params, lock and outputs. Files deleted from the project are deleted there too.
+    """
+    fresh = not (dest / ".dvc").is_dir()
+    files = [f for f in _project_files(root) if f not in NOT_SYNCED]
+    manifest = dest / ".experiment-files"
+    before = set(manifest.read_text().split("\n")) - {""} if manifest.is_file() else set()
+    for rel in sorted(before - set(files)):
+        (dest / rel).unlink(missing_ok=True)
+    for rel in files:
+        src, out = root / rel, dest / rel
+        stat = src.stat()
+        if out.is_file() and out.stat().st_size == stat.st_size and (
+                out.stat().st_mtime_ns == stat.st_mtime_ns):
+            continue
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, out)
+    atomic_write_text(manifest, "\n".join(files) + "\n")
+    _link_raw(root / "raw", dest / "raw")
+    cache = (root / ".dvc" / "cache").resolve()
+    atomic_write_text(dest / ".dvc" / "config.local", f"[cache]\n    dir = {cache}\n")
+    if fresh:
+        _seed_outputs(root, dest)
+    if not (dest / ".git").is_dir():
+        subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
+
+
+def _link_raw(src: Path, dest: Path) -> None:
+    """User-provided real data (git-ignored): hard links, or copies across file systems."""
+    if not src.is_dir():
+        return
+    for path in src.rglob("*"):
+        out = dest / path.relative_to(src)
+        if path.is_dir() or out.exists():
+            continue
+        out.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(path, out)
+        except OSError:
+            shutil.copy2(path, out)
+
+
+def _seed_outputs(root: Path, dest: Path) -> None:
+    """Start from the main workspace's upstream outputs and lock: DVC skips the stages whose
+    hashes still match, so an experiment does not retrain what the main job already built.
+    """
+    for rel in UPSTREAM:
+        if (root / rel).is_dir() and not (dest / rel).exists():
+            shutil.copytree(root / rel, dest / rel, symlinks=True)
+    if (root / "dvc.lock").is_file():
+        shutil.copy2(root / "dvc.lock", dest / "dvc.lock")
+
+
+def publish(dest: Path, target: Path, params: Mapping[str, Any]) -> None:
+    """Copy the workspace's reports (and the composed params) to ``target``, replacing an
+    earlier copy only once the new one is complete.
+    """
+    tmp = target.with_name(f".{target.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(dest / REPORTS, tmp, ignore=shutil.ignore_patterns("experiments", ".*"))
+    atomic_write_text(tmp / "params.yaml", yaml.safe_dump(dict(params), sort_keys=False))
+    old = target.with_name(f".{target.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    tmp.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def run(name: str, profile: str, root: Path = Path("."), targets: Sequence[str] = (),
+        domains: Sequence[str] | None = None) -> Path:
+    """Compose, sync, ``dvc repro`` in the experiment's workspace, publish; the report folder."""
+    params = compose(name, profile, root, domains)
+    dest = workspace(name, profile, root)
+    dest.mkdir(parents=True, exist_ok=True)
+    sync(root, dest)
+    atomic_write_text(dest / PARAMS_FILE,
+                      f"# composed by benchmark.experiment: {name} + profile {profile}; "
+                      "edit experiments/ and params.yaml, not this file\n"
+                      + yaml.safe_dump(params, sort_keys=False))
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    if params.get("tracking", {}).get("mode", "offline") == "offline":
+        env["WANDB_MODE"] = "offline"
+    done = subprocess.run(["dvc", "repro", *targets], cwd=dest, env=env, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"error: experiment {name} ({profile}): `dvc repro` failed in {dest} "
+                         "(its output is above); rerun the same command to resume")
+    target = root / PUBLISHED / f"{name}-{profile}"
+    if (dest / REPORTS / "summary.md").is_file():
+        publish(dest, target, params)
+    return target
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="the experiments the project defines")
+    show = sub.add_parser("params", help="print an experiment's composed params")
+    go = sub.add_parser("run", help="run an experiment (again: resume / update)")
+    for p in (show, go):
+        p.add_argument("name")
+        p.add_argument("--profile", default="quick")
+        p.add_argument("--domains", nargs="+", help="only these domains of the grid")
+    go.add_argument("targets", nargs="*", help="DVC stages to reproduce (default: all)")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "list":
+            for name in names():
+                print(name)
+        elif args.command == "params":
+            print(yaml.safe_dump(compose(args.name, args.profile, domains=args.domains),
+                                 sort_keys=False), end="")
+        else:
+            target = run(args.name, args.profile, targets=args.targets, domains=args.domains)
+            print(f"{args.name} ({args.profile}): reports in {target}")
+    except (ConfigError, FileNotFoundError) as err:
+        sys.exit(f"error: {err}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""Experiments are overlays composed at load time: they validate for every profile, never touch
+the tracked params.yaml, and each runs end to end in its own workspace on the smoke profile."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import yaml
+
+from benchmark import experiment
+from benchmark.config import ConfigError, parse_params
+from tests.workspace import REPO, copy_project, ran, sh
+
+PROFILES = ("smoke", "quick", "paper")
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("name", experiment.names(REPO))
+def test_every_experiment_composes_for_every_profile(name: str, profile: str) -> None:
+    before = (REPO / "params.yaml").read_bytes()
+    params = parse_params(experiment.compose(name, profile, REPO))
+    assert params.grid.experiment == name and params.profile == profile
+    assert params.report.baseline in params.grid.methods
+    assert (REPO / "params.yaml").read_bytes() == before
+
+
+def test_overlay_and_profile_values_win(tmp_path: Path) -> None:
+    root = _project(tmp_path, {"grid": {"methods": ["scale_only", "adaptive_x"]},
+                               "methods": {"adaptive_x": {"use": "adaptive", "fairness": 0.0}},
+                               "profiles": {"smoke": {"grid": {"seeds": [3, 4]}}}})
+    params = parse_params(experiment.compose("exp", "smoke", root))
+    assert params.grid.seeds == [3, 4] and params.grid.methods == ["scale_only", "adaptive_x"]
+    assert params.construct.budget == 40  # the smoke profile under the overlay
+    options = params.method_options("adaptive_x")
+    assert params.method_plugin("adaptive_x") == "adaptive" and options["fairness"] == 0.0
+    assert options["acquisition"] == params.method_options("adaptive")["acquisition"]
+    assert parse_params(experiment.compose("exp", "quick", root)).grid.seeds == [0]
+
+
+@pytest.mark.parametrize("overlay, match", [
+    ({"grid": {"methods": ["nosuch"]}}, r"exp\.yaml over .*methods: unknown method 'nosuch'"),
+    ({"construct": {"budgt": 3}}, r"exp\.yaml over .*construct\.budgt: unknown key"),
+    ({"profiles": {"huge": {}}}, r"exp\.yaml: profiles\.huge: unknown profile"),
+    ({"methods": {"v": {"use": "nosuch"}}, "grid": {"methods": ["v"]}}, r"methods\.v\.use"),
+])
+def test_bad_overlays_name_the_file_and_key(tmp_path: Path, overlay: dict, match: str) -> None:
+    root = _project(tmp_path, overlay)
+    with pytest.raises(ConfigError, match=match):
+        experiment.compose("exp", "smoke", root)
+
+
+def test_unknown_experiment_lists_the_known_ones() -> None:
+    with pytest.raises(ConfigError, match=r"no such experiment; expected one of \[.*cost_analysis"):
+        experiment.compose("nosuch", "quick", REPO)
+
+
+def _project(tmp_path: Path, overlay: dict) -> Path:
+    (tmp_path / "experiments").mkdir()
+    (tmp_path / "params.yaml").write_bytes((REPO / "params.yaml").read_bytes())
+    (tmp_path / "experiments" / "exp.yaml").write_text(yaml.safe_dump(overlay))
+    return tmp_path
+
+
+# ------------------------------------------------------------------ end to end (smoke, one domain)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    """A smoke copy of the project whose main workspace has built robotics' upstream models."""
+    root = copy_project(tmp_path_factory.mktemp("experiments"), "smoke")
+    sh(["dvc", "repro", "generator@robotics", "patterns@robotics"], root)
+    return root
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", experiment.names(REPO))
+def test_each_experiment_runs_end_to_end(project: Path, name: str) -> None:
+    tracked = (project / "params.yaml").read_bytes()
+    cmd = ["python", "-m", "benchmark.experiment", "run", name, "--profile", "smoke",
+           "--domains", "robotics"]
+    log = sh(cmd, project)
+    assert (project / "params.yaml").read_bytes() == tracked
+    # upstream models came from the main workspace: DVC found them valid, nothing retrained
+    assert not {s for s in ran(log) if s.split("@")[0] in ("pretrain", "generator")}
+    out = project / "reports" / "experiments" / f"{name}-smoke"
+    summary = (out / "summary.md").read_text()
+    composed = yaml.safe_load((out / "params.yaml").read_text())
+    assert f"experiment `{name}`" in summary and "n = 1, no CI" in summary
+    for method in composed["grid"]["methods"]:
+        assert f"| {method} | 1 |" in summary
+    assert (out / "figures" / "robustness.png").read_bytes()[:4] == b"\x89PNG"
+    if composed["train"]["curve"]:
+        saved = (out / "cost_saved.csv").read_text().splitlines()
+        assert saved[0].startswith("domain,method,reference") and len(saved) > 1
+        for row in saved[1:]:  # a share of the reference's cost, or -inf: never reached
+            value = float(row.split(",")[4])
+            assert value == -math.inf or value <= 1.0
+        assert (out / "figures" / "label_efficiency.png").is_file()
+    assert not ran(sh(cmd, project))  # an unchanged experiment is a no-op
+
+
+
+def test_postprocess_must_be_known(tmp_path: Path) -> None:
+    root = _project(tmp_path, {"methods": {"r": {"use": "random", "postprocess": "magic"}},
+                               "grid": {"methods": ["scale_only", "r"]}})
+    with pytest.raises(ConfigError, match=r"methods\.r\.postprocess: got 'magic'"):
+        experiment.compose("exp", "smoke", root)
+    params = parse_params(experiment.compose("ethical_evaluation", "smoke", REPO))
+    assert params.postprocess("random_thresholded") == "threshold_optimizer"
+    assert "postprocess" not in params.method_options("random_thresholded")
