@@ -1,9 +1,13 @@
 """The source files a module runs: its import closure within given top-level packages.
 
 Read statically from the syntax tree (imports inside functions count too), without importing
-anything. Two users: the construct stage fingerprints a method's code with it, so editing a
-method reruns its cells with a fresh ledger, and a test checks that every DVC stage lists the
-files it runs in its ``deps``.
+anything. Followed: the project's packages (``LOCAL``), the module's own top-level package, and
+any code that is not an installed library (a plugin package of the user's, editable-installed or
+on ``PYTHONPATH``); not the standard library or site-packages (numpy, torch), which change only
+with an install. Users: the construct stage fingerprints a method's code with it, so editing a
+method reruns its cells with a fresh ledger; the ``plugins`` stage digests each registered
+plugin's code, so editing a plugin outside the repository reruns the stages that run it; and a
+test checks that every DVC stage lists the files it runs in its ``deps``.
 """
 
 from __future__ import annotations
@@ -11,10 +15,43 @@ from __future__ import annotations
 import ast
 import hashlib
 import importlib.util
+import site
+import sysconfig
 from functools import cache
 from pathlib import Path
 
 LOCAL = ("benchmark", "baselines", "domains")
+
+
+@cache
+def _library_dirs() -> tuple[Path, ...]:
+    """Where the interpreter keeps the standard library and installed packages."""
+    dirs = {sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")}
+    dirs.update(site.getsitepackages())
+    dirs.add(site.getusersitepackages())
+    return tuple(Path(d).resolve() for d in dirs)
+
+
+@cache
+def _is_user_code(top: str) -> bool:
+    """Whether top-level module ``top`` is source outside the interpreter's library dirs."""
+    try:
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        return False
+    if spec is None:
+        return False
+    places = list(spec.submodule_search_locations or [])
+    if spec.origin and spec.origin.endswith(".py"):
+        places.append(spec.origin)
+    if not places:  # built-in or extension module
+        return False
+    libs = _library_dirs()
+    for place in places:
+        path = Path(place).resolve()
+        if any(path == lib or lib in path.parents for lib in libs):
+            return False
+    return True
 
 
 @cache
@@ -59,14 +96,19 @@ def _imports(path: Path, module: str) -> set[str]:
 
 
 def closure(module: str, tops: tuple[str, ...] = LOCAL) -> set[Path]:
-    """Every source file reached from ``module`` through imports within ``tops``."""
+    """Every source file reached from ``module`` through imports within ``tops``, the module's
+    own top-level package, or user code outside the installed libraries.
+    """
     tops = (*tops, module.split(".")[0])
     seen: set[str] = set()
     files: set[Path] = set()
     todo = [module]
     while todo:
         name = todo.pop()
-        if name in seen or name.split(".")[0] not in tops:
+        if name in seen:
+            continue
+        top = name.split(".")[0]
+        if top not in tops and not _is_user_code(top):
             continue
         seen.add(name)
         path = module_file(name)

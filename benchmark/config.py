@@ -558,6 +558,8 @@ def _check_plugins(params: Params) -> None:
              params.report.baseline, f"one of grid.methods {params.grid.methods} (paired "
              "differences need the baseline's own cells)")
     _check_profiles(params.profiles)
+    for name, overlay in params.profiles.items():
+        _check_profile_domains(name, overlay, params.domains)
 
 
 def _check_weights(params: Params) -> None:
@@ -577,6 +579,17 @@ def _check_profiles(profiles: Mapping[str, Mapping[str, Any]]) -> None:
         missing = sorted(union - keys)
         _require(not missing, f"profiles.{name}", f"no {missing}",
                  "the same keys in every profile, so switching profiles is reversible")
+
+
+def _check_profile_domains(name: str, overlay: Any, domains: Mapping[str, Any]) -> None:
+    """A profile resizes domains, it never adds one: merged in, a misspelled name would become
+    a sizes-only section that then fails as ``domains.<typo>.source: missing``.
+    """
+    listed = overlay.get("domains") if isinstance(overlay, Mapping) else None
+    for domain in listed if isinstance(listed, Mapping) else {}:
+        _require(domain in domains, f"profiles.{name}.domains", domain,
+                 f"a domain with a section under domains (have {sorted(domains)}); a profile "
+                 "only resizes the domains params.yaml defines")
 
 
 def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -611,6 +624,7 @@ def with_profile(raw: Mapping[str, Any], profile: str) -> dict[str, Any]:
     profiles = raw.get("profiles", {})
     if profile not in profiles:
         raise ConfigError(f"profile {profile!r} unknown; expected one of {sorted(profiles)}")
+    _check_profile_domains(profile, profiles[profile], raw.get("domains") or {})
     merged = deep_merge(dict(raw), profiles[profile])
     merged["profile"] = profile
     return merged

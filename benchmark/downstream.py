@@ -23,6 +23,7 @@ from benchmark.config import TrainParams
 from benchmark.data import Split
 from benchmark.hardware import require_accelerator
 from benchmark.networks import augment, build_backbone
+from benchmark.progress import trainer_progress
 
 
 class Classifier(pl.LightningModule):
@@ -70,8 +71,11 @@ def _loader(split: Split, batch_size: int, steps: int | None, seed: int) -> Data
 
 
 def fit(train: Split, val: Split, modality: str, n_classes: int, params: TrainParams,
-        seed: int, checkpoint: str | Path, logger: Any = None) -> Classifier:
-    """Train for exactly ``params.max_steps`` steps; keep the checkpoint best on ``val``."""
+        seed: int, checkpoint: str | Path, logger: Any = None, name: str = "fit"
+        ) -> Classifier:
+    """Train for exactly ``params.max_steps`` steps; keep the checkpoint best on ``val``.
+    Progress: Lightning's bar on a terminal, else one line named ``name`` at the end.
+    """
     require_accelerator(params.accelerator, params.devices, "train")
     pl.seed_everything(seed, workers=True, verbose=False)
     torch.set_num_threads(params.threads)
@@ -82,11 +86,14 @@ def fit(train: Split, val: Split, modality: str, n_classes: int, params: TrainPa
     with tempfile.TemporaryDirectory(dir=checkpoint.parent, prefix=".ckpt-") as tmp:
         best = pl.callbacks.ModelCheckpoint(dirpath=tmp, filename="best", monitor="val/acc",
                                             mode="max", save_top_k=1)
+        progress = trainer_progress(name, params.max_steps, lines=1)
         trainer = pl.Trainer(
             max_steps=params.max_steps, accelerator=params.accelerator, devices=params.devices,
-            logger=logger if logger is not None else False, callbacks=[best],
+            logger=logger if logger is not None else False,
+            callbacks=[best, *progress["callbacks"]],
             val_check_interval=params.val_every, check_val_every_n_epoch=None,
-            num_sanity_val_steps=0, enable_progress_bar=False, enable_model_summary=False,
+            num_sanity_val_steps=0, enable_progress_bar=progress["enable_progress_bar"],
+            enable_model_summary=False,
             deterministic=True, log_every_n_steps=min(10, params.max_steps),
             default_root_dir=tmp,
         )

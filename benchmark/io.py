@@ -37,12 +37,14 @@ def _umask() -> int:
     return mask
 
 
-def sweep_temp_files(folder: str | Path) -> int:
-    """Remove temp files a killed writer left in ``folder`` (``.<name>.*.tmp``); returns how
-    many. Safe because every real write renames its temp file before it returns.
+def sweep_temp_files(folder: str | Path, name: str | None = None) -> int:
+    """Remove temp files a killed writer left in ``folder`` (``.<name>.*.tmp``; only those of
+    file ``name`` when given, in a folder other processes write to); returns how many. Safe
+    because every real write renames its temp file before it returns.
     """
     folder = Path(folder)
-    stray = list(folder.glob(".*.tmp")) if folder.is_dir() else []
+    pattern = f".{name}.*.tmp" if name is not None else ".*.tmp"
+    stray = list(folder.glob(pattern)) if folder.is_dir() else []
     for path in stray:
         path.unlink(missing_ok=True)
     return len(stray)

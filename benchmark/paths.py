@@ -16,6 +16,13 @@ GENERATOR_REPORTS = REPORTS / "generators"
 ANNOTATOR_REPORTS = REPORTS / "annotators"
 FIGURES = REPORTS / "figures"  # the report's charts (DVC plots)
 WANDB_DIR = Path(".")  # W&B writes its offline runs under ./wandb/
+PLUGINS = Path("plugins")  # digests of the registered plugins' code (``plugins`` stage)
+METHODS_CODE = PLUGINS / "methods.json"  # the grid's methods (a ``construct`` dep)
+
+
+def domain_code(domain: str) -> Path:
+    """The digest of the code of a domain's registered source (a ``prepare`` dep)."""
+    return PLUGINS / "domains" / f"{domain}.json"
 
 
 def domain_dir(domain: str) -> Path:

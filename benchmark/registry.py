@@ -78,6 +78,16 @@ class Registry(Generic[T]):
             raise UnknownNameError(
                 f"unknown {self.kind} {name!r}; valid names: {valid}{hint}") from None
 
+    def module(self, name: str) -> str | None:
+        """The module that registers ``name``, read from entry-point metadata without importing
+        it (the ``plugins`` stage digests its code); None for an unknown name.
+        """
+        ep = self._entry_points().get(name)
+        if ep is not None:
+            return ep.module
+        item = self._items.get(name)
+        return getattr(item, "__module__", None) if item is not None else None
+
     def names(self) -> list[str]:
         """Registered names and installed entry-point names (without importing them)."""
         return sorted(set(self._items) | set(self._entry_points()))

@@ -68,6 +68,15 @@ class Resources:
             self._cache.update({items[r]: z[j] for j, r in enumerate(todo)})
         return out
 
+    def reference_radii(self, k: int) -> np.ndarray:
+        """k-NN radii of the ``reference`` embeddings (PRDC), computed once per cell."""
+        from benchmark.generators.measure import knn_radii
+
+        cache = self.__dict__.setdefault("_radii", {})
+        if k not in cache:
+            cache[k] = knn_radii(self.embeddings["reference"], k)
+        return cache[k]
+
     @cached_property
     def patterns(self) -> pt.Patterns:
         """The frozen clusters of ``patterns@domain`` (the generator's cluster conditions),

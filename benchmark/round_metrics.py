@@ -82,7 +82,8 @@ def prdc_reference(dataset: Split, ctx: Any) -> dict[str, float]:
     names = ("precision", "recall", "density", "coverage")
     if min(len(real), len(dataset)) <= PRDC_K:
         return dict.fromkeys(names, math.nan)
-    found = diversity.prdc(real, _embed(dataset, ctx), PRDC_K)
+    found = diversity.prdc(real, _embed(dataset, ctx), PRDC_K,
+                           real_radii=ctx.resources.reference_radii(PRDC_K))
     return {n: float(found[n]) for n in names}
 
 

@@ -111,7 +111,10 @@ class Tracker:
             run_dir = Path(getattr(self.run, "dir", "") or ".").parent.name
             self._call(lambda: self.run.finish(exit_code=1 if exc else 0))
             if exc is None and self.mode == "offline":  # only a finished run replaces the old
-                _drop_superseded_runs(Path(WANDB_DIR) / "wandb", self.name, keep=run_dir)
+                # offline folders are named by run id (``<cell>--<config digest>``), not by
+                # the display name, which may carry the experiment (``main/<cell>``)
+                cell = self.run_id.rsplit("--", 1)[0]
+                _drop_superseded_runs(Path(WANDB_DIR) / "wandb", cell, keep=run_dir)
 
 
 def track_domain_report(tracking: Any, experiment: str, domain: str, job: str,

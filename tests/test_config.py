@@ -10,7 +10,7 @@ from benchmark.profile import apply_profile
 def test_every_profile_builds(raw_params, profile) -> None:
     params = parse_params(with_profile(raw_params, profile))
     assert params.profile == profile
-    assert params.grid.domains == ["biomedical", "climate", "robotics"]
+    assert params.grid.domains == raw_params["grid"]["domains"]  # a profile never changes them
 
 
 def test_paper_profile_has_five_seeds_and_bigger_sizes(raw_params) -> None:
@@ -76,3 +76,15 @@ def test_apply_profile_is_reversible_and_keeps_comments(tmp_path) -> None:
     assert "budget: 40" in smoked
     apply_profile("quick", path)
     assert path.read_text() == original
+
+
+def test_a_profile_cannot_create_a_domain_section(raw_params) -> None:
+    """A misspelled domain under a profile names the profile key, not `source: missing`."""
+    raw = copy.deepcopy(raw_params)
+    for overlay in raw["profiles"].values():
+        overlay["domains"]["dermatology"] = {"sizes": overlay["domains"]["biomedical"]["sizes"]}
+    with pytest.raises(ConfigError, match=r"profiles.smoke.domains: got 'dermatology', expected "
+                                          r"a domain with a section under domains"):
+        with_profile(raw, "smoke")
+    with pytest.raises(ConfigError, match=r"params.yaml: profiles.\w+.domains: got 'dermatology'"):
+        parse_params(raw, "params.yaml")

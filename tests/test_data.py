@@ -62,3 +62,8 @@ def test_atomic_writes_are_readable_by_others_and_strays_are_swept(tmp_path) -> 
     (tmp_path / ".state.npz.abc123.tmp").write_bytes(b"half")
     assert sweep_temp_files(tmp_path) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json"]
+    # in a shared folder, a cell sweeps only its own file's temp files
+    for name in ("adaptive-seed0.csv", "random-seed0.csv"):
+        (tmp_path / f".{name}.x1.tmp").write_bytes(b"half")
+    assert sweep_temp_files(tmp_path, "random-seed0.csv") == 1
+    assert (tmp_path / ".adaptive-seed0.csv.x1.tmp").is_file()

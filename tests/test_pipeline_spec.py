@@ -95,3 +95,15 @@ def test_construct_depends_on_the_upstream_models() -> None:
     deps = _stages()["construct"]["do"]["deps"]
     for folder in ("encoder", "generator", "annotator"):
         assert f"models/${{item}}/{folder}" in deps
+
+
+def test_plugin_code_digests_follow_the_registered_modules() -> None:
+    """Plugins may live outside the repository: prepare and construct depend on the digests the
+    always-changed ``plugins`` stage writes, at the paths benchmark/paths.py names.
+    """
+    stages = _stages()
+    plugins = stages["plugins"]
+    assert plugins["always_changed"] is True
+    assert _paths(plugins["outs"]) == [str(paths.PLUGINS)]
+    assert str(paths.domain_code("${item}")) in stages["prepare"]["do"]["deps"]
+    assert str(paths.METHODS_CODE) in stages["construct"]["do"]["deps"]

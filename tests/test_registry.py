@@ -25,3 +25,15 @@ def test_builtin_plugins_load_through_entry_points() -> None:
     assert {"cells", "lorenz96", "hopper"} <= set(DOMAINS.names())
     assert {"seed_only", "random"} <= set(METHODS.names())
     assert {"acc", "f1_macro", "acc_wg", "acc_gap", "dpd", "eod"} <= set(METRICS.names())
+
+
+def test_unknown_plugin_says_how_to_register_one() -> None:
+    with pytest.raises(UnknownNameError, match=r"unknown domain source 'ham10000'; valid names: "
+                       r".*cells.*entry-point group 'benchmark.domains'.*pip install -e \."):
+        DOMAINS.get("ham10000")
+
+
+def test_module_is_read_from_entry_points_without_importing() -> None:
+    assert DOMAINS.module("hopper") == "domains.robotics"
+    assert METHODS.module("adaptive") == "benchmark.adaptive"
+    assert DOMAINS.module("ham10000") is None

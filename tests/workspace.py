@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -20,15 +21,21 @@ def sh(cmd: list[str], cwd: Path, env: Mapping[str, str] | None = None) -> str:
     return done.stdout + done.stderr
 
 
+ALWAYS_CHANGED = {"plugins"}  # runs on every repro by design (dvc.yaml): no work, no outputs
+
+
 def ran(log: str) -> set[str]:
-    """The stages a `dvc repro` log says it ran."""
-    return set(re.findall(r"Running stage '([^']+)'", log))
+    """The stages a `dvc repro` log says it ran, less the always-changed ``plugins`` stage
+    (it only rewrites code digests; the stages behind an unchanged digest do not run).
+    """
+    return set(re.findall(r"Running stage '([^']+)'", log)) - ALWAYS_CHANGED
 
 
 def copy_project(dest: Path, profile: str = "smoke") -> Path:
     """Copy the project to ``dest``, apply ``profile`` and commit: a fresh clone to repro in.
 
-    Tracked and untracked files are copied, ignored ones (data, runs, the venv) are not.
+    Tracked and untracked files are copied, ignored ones (data, runs, the venv) are not, except
+    the user's real data files in ``raw/`` (hard links): a real-data domain runs there too.
     """
     files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"],
                            cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
@@ -36,9 +43,44 @@ def copy_project(dest: Path, profile: str = "smoke") -> Path:
         if (REPO / rel).is_file():
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / rel, dest / rel)
+    _link_tree(REPO / "raw", dest / "raw")
     sh(["python", "-m", "benchmark.profile", profile], dest)
     commit(dest, profile)
     return dest
+
+
+def _link_tree(src: Path, dest: Path) -> None:
+    """Hard-link (or copy, across file systems) every file under ``src`` that ``dest`` lacks."""
+    for path in sorted(src.rglob("*")) if src.is_dir() else []:
+        out = dest / path.relative_to(src)
+        if path.is_dir() or out.exists():
+            continue
+        out.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(path, out)
+        except OSError:
+            shutil.copy2(path, out)
+
+
+def absent_real_data(workspace: Path) -> dict[str, str]:
+    """The grid's domains whose real-data source has no files in ``workspace`` (raw/README.md),
+    each with the source's own message saying what is missing and how to obtain it.
+    """
+    from benchmark.config import load_params
+    from benchmark.registry import DOMAINS
+    from domains.realdata import SourceDataMissing
+
+    tiny = {"seed": 24, "pool": 40, "val": 20, "test_id": 20, "test_shift": 20, "reference": 20}
+    absent = {}
+    with contextlib.chdir(workspace):  # sources name their files relative to the project root
+        params = load_params()
+        for name in params.grid.domains:
+            spec = params.domains[name]
+            try:
+                DOMAINS.get(spec.source)(**spec.source_options).build(tiny, spec.seed)
+            except SourceDataMissing as err:
+                absent[name] = f"domain {name} (source {spec.source}): {err}"
+    return absent
 
 
 def commit(dest: Path, message: str) -> None:

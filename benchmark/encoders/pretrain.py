@@ -17,6 +17,7 @@ from transformers import PreTrainedModel
 from benchmark.config import PretrainFitParams
 from benchmark.encoders import family
 from benchmark.hardware import require_accelerator
+from benchmark.progress import trainer_progress
 
 
 class MaskedPretraining(pl.LightningModule):
@@ -44,8 +45,10 @@ class MaskedPretraining(pl.LightningModule):
 
 
 def pretrain(model: PreTrainedModel, modality: str, x: np.ndarray, params: PretrainFitParams,
-             logger: Any = None) -> list[float]:
-    """Train ``model`` in place for ``params.steps`` steps on ``x``; returns the loss per step."""
+             logger: Any = None, name: str = "pretrain") -> list[float]:
+    """Train ``model`` in place for ``params.steps`` steps on ``x``; returns the loss per step.
+    Progress: Lightning's bar on a terminal, else a line named ``name`` every tenth of the steps.
+    """
     require_accelerator(params.accelerator, params.devices, "pretrain.fit")
     pl.seed_everything(params.seed, workers=True, verbose=False)
     module = MaskedPretraining(model, modality, params.lr, params.weight_decay, params.steps)
@@ -56,7 +59,8 @@ def pretrain(model: PreTrainedModel, modality: str, x: np.ndarray, params: Pretr
         trainer = pl.Trainer(
             max_steps=params.steps, accelerator=params.accelerator, devices=params.devices,
             logger=logger if logger is not None else False, enable_checkpointing=False,
-            enable_progress_bar=False, enable_model_summary=False, deterministic=True,
+            enable_model_summary=False, deterministic=True,
+            **trainer_progress(name, params.steps, lines=10),
             log_every_n_steps=min(10, params.steps), default_root_dir=tmp,
         )
         trainer.fit(module, DataLoader(data, batch_size=params.batch_size, sampler=sampler))

@@ -76,12 +76,22 @@ def _kth(d: np.ndarray, k: int) -> np.ndarray:
     return np.partition(d, k - 1, axis=1)[:, k - 1]
 
 
-def prdc(real: np.ndarray, fake: np.ndarray, k: int = 5) -> dict[str, float]:
-    """Precision, recall, density and coverage of ``fake`` against ``real`` (Naeem et al.)."""
+def knn_radii(z: np.ndarray, k: int = 5) -> np.ndarray:
+    """Each item's distance to its k-th nearest neighbour in ``z`` (itself excluded)."""
+    return _kth(_cdist(z, z), k)
+
+
+def prdc(real: np.ndarray, fake: np.ndarray, k: int = 5,
+         real_radii: np.ndarray | None = None) -> dict[str, float]:
+    """Precision, recall, density and coverage of ``fake`` against ``real`` (Naeem et al.).
+    ``real_radii`` (``knn_radii(real, k)``) saves the real-real distances when ``real`` is
+    measured against many sets, as the construction loop does every round.
+    """
     if not 1 <= k < min(len(real), len(fake)):
         raise ValueError(f"prdc: k = {k} needs more than k items in both sets, "
                          f"got {len(real)} real and {len(fake)} fake")
-    r_rad, f_rad = _kth(_cdist(real, real), k), _kth(_cdist(fake, fake), k)
+    r_rad = knn_radii(real, k) if real_radii is None else real_radii
+    f_rad = knn_radii(fake, k)
     rf = _cdist(real, fake)
     inside = rf < r_rad[:, None]  # [real i, fake j]: fake j in real i's k-NN ball
     return {"precision": float(inside.any(axis=0).mean()),

@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from benchmark.generators.denoisers import predict
 from benchmark.generators.model import Generator
+from benchmark.progress import trainer_progress
 
 
 class ConditionalDDPM(L.LightningModule):
@@ -45,9 +46,12 @@ class ConditionalDDPM(L.LightningModule):
 
 
 def fit(gen: Generator, x: np.ndarray, label: np.ndarray, cluster: np.ndarray, steps: int,
-        batch_size: int, lr: float, drop: float, seed: int) -> list[float]:
+        batch_size: int, lr: float, drop: float, seed: int, name: str = "generator"
+        ) -> list[float]:
     """Train ``gen`` in place for ``steps`` optimiser steps; ``label == n_classes`` marks
     unlabelled items (the pool), which still teach the cluster condition. Returns the losses.
+    Progress: a bar of steps on a terminal (Lightning's would restart at each of the many
+    short epochs), else a line named ``name`` every tenth of the steps.
     """
     L.seed_everything(seed, verbose=False)
     data = TensorDataset(torch.as_tensor(gen.scale(x)), torch.as_tensor(label, dtype=torch.long),
@@ -56,8 +60,8 @@ def fit(gen: Generator, x: np.ndarray, label: np.ndarray, cluster: np.ndarray, s
                         drop_last=True)
     module = ConditionalDDPM(gen, lr, drop)
     trainer = L.Trainer(max_steps=steps, accelerator="cpu", devices=1, logger=False,
-                        enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, max_epochs=-1)
+                        enable_checkpointing=False, enable_model_summary=False, max_epochs=-1,
+                        **trainer_progress(name, steps, lines=10, bar=False))
     trainer.fit(module, loader)
     gen.denoiser.eval()
     return module.losses

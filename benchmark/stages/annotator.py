@@ -47,7 +47,8 @@ def fit_judge(data: DomainData, z: dict[str, np.ndarray], params: Params, folder
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder, prefix=".fit-") as tmp:
         model = downstream.fit(data["reference"], data["val"], data.modality, data.n_classes,
-                               recipe, params.pretrain.fit.seed, Path(tmp) / "judge.ckpt")
+                               recipe, params.pretrain.fit.seed, Path(tmp) / "judge.ckpt",
+                               name=f"judge {data.name}")
     radius = float(np.quantile(knn_distance(z["val"], z["reference"], cfg.k),
                                cfg.realism_quantile))
     card = {"modality": data.modality, "input_shape": list(data["reference"].x.shape[1:]),

@@ -47,6 +47,7 @@ from benchmark.paths import (
     rounds_plot,
     run_dir,
 )
+from benchmark.progress import Progress
 from benchmark.resources import Resources
 from benchmark.stages import digest, domain_cells_args, grid_cells, run, run_cells
 
@@ -129,6 +130,8 @@ def construct_cell(method_name: str, seed: int) -> str | None:
         **params.method_options(method_name))
     out = run_dir(domain, method_name, seed)
     sweep_temp_files(out)  # left by a killed run (state, dataset); the ledger resumes itself
+    plot = rounds_plot(domain, method_name, seed)  # in a folder the domain's cells share
+    sweep_temp_files(plot.parent, plot.name)
     ledger = Ledger(out / LEDGER, fingerprint(params, _JOB["shared"], method_name, seed))
     res = resources(params, data, domain)
     pool = data["pool"]
@@ -150,7 +153,7 @@ def construct_cell(method_name: str, seed: int) -> str | None:
         return str(waiting)
     save_split(result.dataset, out / DATASET)
     atomic_write_json(out / CONSTRUCTION, summary(result, ledger, params.construct.budget))
-    atomic_write_text(rounds_plot(domain, method_name, seed), rounds_csv(result.rounds))
+    atomic_write_text(plot, rounds_csv(result.rounds))
     # timing apart from the summary: an identical dataset must not rerun training
     atomic_write_json(out / TIMING, {"compute/construct_s": round(time.perf_counter() - start,
                                                                    3)})
@@ -171,21 +174,12 @@ class _Progress:
     """A bar of rounds and cost spent on a terminal; one plain line per round in logs."""
 
     def __init__(self, name: str, params: Params) -> None:
-        self.name, self.budget, self.rounds = name, params.construct.budget, params.construct.rounds
-        self.bar: Any = None
-        if sys.stderr.isatty():
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=self.rounds, desc=f"construct {name}", unit="round")
+        self.budget = params.construct.budget
+        self.bar = Progress(f"construct {name}", params.construct.rounds, "round")
 
     def __call__(self, log: dict[str, Any]) -> None:
-        text = f"cost {log['cumulative_cost']:.1f}/{self.budget:g}, |D| {log['dataset_size']}"
-        if self.bar is not None:
-            self.bar.update(1)
-            self.bar.set_postfix_str(text)
-        else:
-            print(f"construct {self.name}: round {log['round']}/{self.rounds}, {text}",
-                  file=sys.stderr, flush=True)
+        self.bar.update(log["round"], f"cost {log['cumulative_cost']:.1f}/{self.budget:g}, "
+                                      f"|D| {log['dataset_size']}")
 
 
 ROUND_COLUMNS = ("cumulative_cost", "dataset_size", "synthetic_share", "probe_val_acc",

@@ -65,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     gen = generators.build(data.modality, x, data.n_classes, pc.k, cfg.channels, cfg.width,
                            cfg.timesteps)
     losses = fit(gen, x, label, cluster, getattr(cfg.steps, data.modality), cfg.batch_size,
-                 cfg.lr, cfg.drop, cfg.seed)
+                 cfg.lr, cfg.drop, cfg.seed, name=f"generator {args.domain}")
     gen.save(generator_dir(args.domain))
     trained = time.perf_counter()
     embed = embedder(args.domain, data)

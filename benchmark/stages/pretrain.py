@@ -65,7 +65,7 @@ def fit_encoder(data: DomainData, params: PretrainParams, weights: str | None,
         return {"source": weights}
     model = encoders.build(data.modality, data.input_shape, params.model, params.fit.seed)
     losses = pretrain(model, data.modality, np.concatenate([data["seed"].x, data["pool"].x]),
-                      params.fit)
+                      params.fit, name=f"pretrain {data.name}")
     encoders.save(model, folder)
     head = max(1, len(losses) // 10)
     return {"source": "pretrained", "steps": len(losses),

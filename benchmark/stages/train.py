@@ -102,7 +102,8 @@ def train_cell(method: str, seed: int) -> None:
         tracker.log_rounds(construction["rounds"])
         start = time.perf_counter()
         model = downstream.fit(dataset, data["val"], data.modality, data.n_classes,
-                               params.train, seed, out / MODEL, tracker.logger)
+                               params.train, seed, out / MODEL, tracker.logger,
+                               name=f"train {name}")
         trained = time.perf_counter()
         post = params.postprocess(method)
         if post is None:

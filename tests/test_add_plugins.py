@@ -1,0 +1,213 @@
+"""A newcomer's route (domains/README.md, baselines/README.md): a domain source and a baseline in
+a package of their own, outside the repository, registered by its ``pyproject.toml`` and
+installed editable. The contract tests pick both up, the smoke pipeline reports their cells, and
+``dvc repro`` reruns what an edit of either file touches, and nothing when nothing changed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from benchmark import closure
+from tests.conftest import REPO
+from tests.workspace import commit, copy_project, ran, sh
+
+PYPROJECT = """\
+[build-system]
+requires = ["setuptools>=68"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "newcomer-plugins"
+version = "0.1.0"
+
+[project.entry-points."benchmark.domains"]
+blobs = "newcomer_plugins.blobs"
+
+[project.entry-points."benchmark.methods"]
+first_k = "newcomer_plugins.first_k"
+
+[tool.setuptools]
+packages = ["newcomer_plugins"]
+"""
+
+DOMAIN = '''"""Two Gaussian blobs: a throw-away domain source for the newcomer test."""
+
+import numpy as np
+
+from benchmark.data import SPLITS, DomainData, Split
+from benchmark.domain import DOMAINS, Domain
+
+
+@DOMAINS.register("blobs")
+class Blobs(Domain):
+    """Two Gaussian blobs in four dimensions, one per class; the group is a coin flip that moves
+    the blobs a little, and the shift moves every item of test_shift by ``offset`` along the
+    first axis. Patterns are class x group, none of them rare: every class and group is equally
+    common in every split."""
+
+    modality = "tabular"
+
+    def __init__(self, offset: float = 1.5) -> None:
+        self.offset = offset
+
+    def build(self, sizes, seed):
+        rng = np.random.default_rng(seed)
+        splits = {}
+        for name in SPLITS:
+            n = sizes[name]
+            y, group = rng.integers(0, 2, n), rng.integers(0, 2, n)
+            x = rng.normal(0.0, 1.0, (n, 4)) + 2.0 * y[:, None] + 0.3 * group[:, None]
+            x[:, 0] += self.offset if name == "test_shift" else 0.0
+            splits[name] = Split(x.astype(np.float32), y, group, {"pattern": 2 * y + group})
+        return DomainData("blobs", self.modality, ["a", "b"], ["g0", "g1"], splits,
+                          ["a/g0", "a/g1", "b/g0", "b/g1"])
+'''
+
+METHOD = '''"""``first_k``: a throw-away baseline for the newcomer test."""
+
+import numpy as np
+
+from benchmark.method import METHODS, Method, label_requests
+
+
+@METHODS.register("first_k")
+class FirstK(Method):
+    """Asks people to label the first ``k`` unlabelled pool items, in pool order."""
+
+    name = "first_k"
+
+    def __init__(self, k: int = 1000) -> None:
+        self.k = k
+
+    def propose(self, ctx):
+        return ctx.pool
+
+    def select(self, cands, ctx):
+        return label_requests(cands, np.arange(min(self.k, len(cands))))
+'''
+
+SMOKE = {"seed": 60, "pool": 200, "val": 60, "test_id": 100, "test_shift": 100, "reference": 60}
+
+
+def _install(root: Path) -> tuple[Path, dict[str, str]]:
+    """Write the package to ``root/newcomer`` and ``pip install -e`` it into ``root/site`` (not
+    the project's environment); the returned env puts it on the path of every subprocess.
+    """
+    pkg = root / "newcomer"
+    (pkg / "newcomer_plugins").mkdir(parents=True)
+    (pkg / "pyproject.toml").write_text(PYPROJECT)
+    (pkg / "newcomer_plugins" / "__init__.py").write_text('"""Plugins of a newcomer."""\n')
+    (pkg / "newcomer_plugins" / "blobs.py").write_text(DOMAIN)
+    (pkg / "newcomer_plugins" / "first_k.py").write_text(METHOD)
+    site = root / "site"
+    sh([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+        "--no-index", "--no-cache-dir", "--target", str(site), "-e", str(pkg)], root)
+    # an editable install is a .pth file, which Python reads only in site directories
+    (site / "sitecustomize.py").write_text(f"import site\nsite.addsitedir({str(site)!r})\n")
+    path = os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH")) if p)
+    return pkg, {"PYTHONPATH": path}
+
+
+def _use_the_plugins(workspace: Path) -> None:
+    """The README's step 3: the domain's section, and the grid narrowed to it (one domain keeps
+    the test short) with the new method beside a built-in one.
+    """
+    path = workspace / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    params["grid"].update(domains=["blobs"], methods=["random", "first_k"])
+    params["report"]["baseline"] = "random"
+    params["domains"]["blobs"] = {"source": "blobs", "seed": 0, "sizes": SMOKE,
+                                  "options": {"blobs": {"offset": 2.0}}}
+    params["methods"]["first_k"] = {"k": 1000}
+    params["pretrain"]["weights"]["blobs"] = None
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    commit(workspace, "blobs domain, first_k method")
+
+
+def _edit(path: Path) -> None:
+    path.write_text(path.read_text() + "# edited\n")
+
+
+@pytest.mark.slow
+def test_plugins_from_a_package_of_their_own(tmp_path_factory) -> None:
+    pkg, env = _install(tmp_path_factory.mktemp("newcomer"))
+    workspace = copy_project(tmp_path_factory.mktemp("add_plugins"), "smoke")
+    contract = sh(["python", "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                   "tests/test_domains.py", "tests/test_methods.py", "-k", "blobs or first_k"],
+                  workspace, env)
+    assert "6 passed" in contract and "skipped" not in contract, contract
+
+    _use_the_plugins(workspace)
+    first = sh(["dvc", "repro"], workspace, env)
+    stages = ("prepare", "pretrain", "patterns", "generator", "annotator", "construct", "train")
+    assert ran(first) == {f"{s}@blobs" for s in stages} | {"report"}
+    section = (workspace / "reports/summary.md").read_text().split("## blobs")[1]
+    assert "| random | 1 |" in section and "| first_k | 1 |" in section
+    digest = json.loads((workspace / "plugins/domains/blobs.json").read_text())
+    assert digest["module"] == "newcomer_plugins.blobs" and digest["code"]
+
+    _edit(pkg / "newcomer_plugins" / "first_k.py")  # the method's cells rerun, nothing upstream
+    edited = ran(sh(["dvc", "repro"], workspace, env))
+    assert "construct@blobs" in edited and not {"prepare@blobs", "pretrain@blobs"} & edited
+    runs = workspace / "runs/blobs"
+    assert (runs / "first_k/seed0/ledger.jsonl.stale").is_file()  # a fresh ledger for new code
+    assert not (runs / "random/seed0/ledger.jsonl.stale").exists()
+
+    start = time.perf_counter()
+    log = sh(["dvc", "repro"], workspace, env)
+    seconds = time.perf_counter() - start
+    assert ran(log) == set(), log
+    print(f"unchanged dvc repro: {seconds:.1f} s")
+
+    _edit(pkg / "newcomer_plugins" / "blobs.py")
+    # only prepare: its new outputs would then rerun the rest of the domain, as DVC does for
+    # any rerun of prepare, which this test need not wait for
+    assert ran(sh(["dvc", "repro", "prepare@blobs"], workspace, env)) == {"prepare@blobs"}
+
+
+def test_closure_follows_a_package_outside_the_repository(tmp_path, monkeypatch) -> None:
+    """A plugin package on the path is followed, with its own helpers, but installed libraries
+    (numpy) and the standard library are not.
+    """
+    pkg = tmp_path / "outside_pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "source.py").write_text("import json\n\nimport numpy\n\nfrom outside_pkg import util\n")
+    (pkg / "util.py").write_text("from benchmark.data import SPLITS\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    closure._is_user_code.cache_clear()
+    closure._package_dirs.cache_clear()
+    try:
+        files = closure.closure("outside_pkg.source")
+    finally:
+        closure._is_user_code.cache_clear()
+        closure._package_dirs.cache_clear()
+    assert {pkg / "__init__.py", pkg / "source.py", pkg / "util.py",
+            REPO / "benchmark/data.py"} <= files
+    assert all(tmp_path in f.parents or REPO in f.parents for f in files)
+
+
+def test_plugins_stage_writes_one_digest_per_domain_and_one_for_the_methods(
+        tmp_path, monkeypatch) -> None:
+    from benchmark.stages import plugins
+
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    monkeypatch.chdir(tmp_path)
+    plugins.main([])
+    for domain, section in params["domains"].items():
+        entry = json.loads((tmp_path / f"plugins/domains/{domain}.json").read_text())
+        assert entry["name"] == section["source"] and entry["code"]
+    methods = json.loads((tmp_path / "plugins/methods.json").read_text())
+    assert sorted(methods) == sorted(params["grid"]["methods"])
+    before = (tmp_path / "plugins/methods.json").read_text()
+    plugins.main([])
+    assert (tmp_path / "plugins/methods.json").read_text() == before  # same code, same bytes
