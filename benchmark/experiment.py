@@ -45,8 +45,8 @@ EXPERIMENTS = Path("experiments")
 WORKSPACES = Path(".experiments")  # git- and dvc-ignored
 PUBLISHED = REPORTS / "experiments"
 # the main workspace's upstream outputs a new experiment workspace starts from (DVC re-checks them)
-UPSTREAM = ("data", "models", "embeddings", "reports/patterns", "reports/generators",
-            "reports/annotators")
+UPSTREAM = ("data", "models", "embeddings", "plugins", "reports/prepare", "reports/patterns",
+            "reports/generators", "reports/annotators")
 NOT_SYNCED = {"params.yaml", "dvc.lock"}  # the workspace's own
 
 
@@ -63,9 +63,11 @@ def overlay_file(name: str, root: Path = Path(".")) -> Path:
 
 
 def compose(name: str, profile: str, root: Path = Path("."),
-            domains: Sequence[str] | None = None) -> dict[str, Any]:
+            domains: Sequence[str] | None = None, methods: Sequence[str] | None = None
+            ) -> dict[str, Any]:
     """``params.yaml`` with ``profile``, then the experiment's overlay and its per-profile
-    values, then (optionally) the grid narrowed to ``domains``; validated before it is used.
+    values, then (optionally) the grid narrowed to ``domains`` and ``methods``; validated
+    before it is used.
     """
     path = overlay_file(name, root)
     overlay = read_yaml(path)
@@ -78,12 +80,13 @@ def compose(name: str, profile: str, root: Path = Path("."),
     merged = deep_merge(with_profile(base, profile), overlay)
     merged = deep_merge(merged, by_profile.get(profile) or {})
     merged["grid"] = {**merged["grid"], "experiment": name}
-    if domains:
-        unknown = sorted(set(domains) - set(merged["grid"]["domains"]))
-        if unknown:
-            raise ConfigError(f"--domains: {unknown} not in the experiment's grid.domains "
-                              f"{merged['grid']['domains']}")
-        merged["grid"]["domains"] = [d for d in merged["grid"]["domains"] if d in domains]
+    for key, chosen in (("domains", domains), ("methods", methods)):
+        if chosen:
+            have = merged["grid"][key]
+            unknown = sorted(set(chosen) - set(have))
+            if unknown:
+                raise ConfigError(f"--{key}: {unknown} not in the experiment's grid.{key} {have}")
+            merged["grid"][key] = [v for v in have if v in chosen]
     parse_params(merged, f"{path} over {root / PARAMS_FILE} (profile {profile})")
     return merged
 
@@ -172,9 +175,9 @@ def publish(dest: Path, target: Path, params: Mapping[str, Any]) -> None:
 
 
 def run(name: str, profile: str, root: Path = Path("."), targets: Sequence[str] = (),
-        domains: Sequence[str] | None = None) -> Path:
+        domains: Sequence[str] | None = None, methods: Sequence[str] | None = None) -> Path:
     """Compose, sync, ``dvc repro`` in the experiment's workspace, publish; the report folder."""
-    params = compose(name, profile, root, domains)
+    params = compose(name, profile, root, domains, methods)
     dest = workspace(name, profile, root)
     dest.mkdir(parents=True, exist_ok=True)
     sync(root, dest)
@@ -205,6 +208,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         p.add_argument("name")
         p.add_argument("--profile", default="quick")
         p.add_argument("--domains", nargs="+", help="only these domains of the grid")
+        p.add_argument("--methods", nargs="+", help="only these methods of the grid")
     go.add_argument("targets", nargs="*", help="DVC stages to reproduce (default: all)")
     args = parser.parse_args(argv)
     try:
@@ -212,10 +216,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             for name in names():
                 print(name)
         elif args.command == "params":
-            print(yaml.safe_dump(compose(args.name, args.profile, domains=args.domains),
-                                 sort_keys=False), end="")
+            print(yaml.safe_dump(compose(args.name, args.profile, domains=args.domains,
+                                         methods=args.methods), sort_keys=False), end="")
         else:
-            target = run(args.name, args.profile, targets=args.targets, domains=args.domains)
+            target = run(args.name, args.profile, targets=args.targets, domains=args.domains,
+                         methods=args.methods)
             print(f"{args.name} ({args.profile}): reports in {target}")
     except (ConfigError, FileNotFoundError) as err:
         sys.exit(f"error: {err}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -59,7 +60,19 @@ def atomic_write_json(path: str | Path, obj: Any) -> None:
 
 
 def atomic_write_npz(path: str | Path, arrays: Mapping[str, np.ndarray]) -> None:
-    atomic_write(path, lambda fh: np.savez_compressed(fh, **arrays))
+    """``np.savez_compressed``'s format, byte-identical for identical arrays: numpy stamps each
+    zip entry with the time of writing, so an unchanged split or dataset written again would
+    look changed to DVC and to the train stage's stamps and rerun everything after it.
+    """
+    def write(fh: IO[bytes]) -> None:
+        with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for name, value in arrays.items():
+                entry = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+                entry.compress_type = zipfile.ZIP_DEFLATED
+                with zf.open(entry, "w", force_zip64=True) as out:
+                    np.lib.format.write_array(out, np.asanyarray(value), allow_pickle=False)
+
+    atomic_write(path, write)
 
 
 def _to_builtin(obj: Any) -> Any:

@@ -30,6 +30,11 @@ def domain_dir(domain: str) -> Path:
     return DATA / domain
 
 
+def prepare_summary(domain: str) -> Path:
+    """Seconds the ``prepare`` stage took (DVC metrics; outside the data folder)."""
+    return REPORTS / "prepare" / f"{domain}.json"
+
+
 def encoder_dir(domain: str) -> Path:
     """The domain's encoder, a ``save_pretrained`` folder (``pretrain`` stage)."""
     return MODELS / domain / "encoder"

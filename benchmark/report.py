@@ -174,6 +174,10 @@ def markdown(summary: pd.DataFrame, diffs: pd.DataFrame, confidence: float,
                      if m in by_metric.index else "–" for m in HEADLINE]
             n = int(rows["n_seeds"].max())
             lines.append(f"| {method} | {n} | " + " | ".join(cells) + " |")
+        for row in part[(part.metric == "cost/underspent") & (part["mean"] > 1.0)].itertuples():
+            lines.append(f"\n**Underspent:** `{row.method}` left {row.mean:.1f} cost units of "
+                         "its budget unspent on average (stop reason in each cell's "
+                         "construction.json): its row is not an equal-budget comparison.")
         for row in part[part.metric.str.startswith("postprocess/")].itertuples():
             post, _, why = row.metric.split("/")[1].rpartition("_")
             lines.append(f"\n`{row.method}` reports no scores here: {post} "

@@ -54,14 +54,11 @@ def compute_seconds(work: Path) -> dict[str, float]:
     found: dict[str, float] = {}
 
     def add(kind: str, values: dict) -> None:
-        total = sum(v for k, v in values.items() if k.startswith("compute/") and k != (
-            "compute/prepare_s"))
+        total = sum(v for k, v in values.items() if k.startswith("compute/"))
         found[kind] = found.get(kind, 0.0) + total
 
-    for card in work.glob("data/*/domain.json"):
-        found["prepare"] = found.get("prepare", 0.0) + float(
-            json.loads(card.read_text())["info"].get("prepare_seconds", 0.0))
-    for kind, pattern in (("pretrain", "models/*/pretrain.json"),
+    for kind, pattern in (("prepare", "reports/prepare/*.json"),
+                          ("pretrain", "models/*/pretrain.json"),
                           ("patterns", "reports/patterns/*.json"),
                           ("generator", "reports/generators/*.json"),
                           ("annotator", "reports/annotators/*.json"),

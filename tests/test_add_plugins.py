@@ -1,6 +1,6 @@
-"""A newcomer's route (domains/README.md, baselines/README.md): a domain source and a baseline in
-a package of their own, outside the repository, registered by its ``pyproject.toml`` and
-installed editable. The contract tests pick both up, the smoke pipeline reports their cells, and
+"""A newcomer's route (domains/README.md, baselines/README.md): an image domain source and a
+baseline in a package of their own, outside the repository, registered by its ``pyproject.toml``
+and installed editable. The contract tests pick both up, the smoke pipeline reports their cells, and
 ``dvc repro`` reruns what an edit of either file touches, and nothing when nothing changed.
 """
 
@@ -29,7 +29,7 @@ name = "newcomer-plugins"
 version = "0.1.0"
 
 [project.entry-points."benchmark.domains"]
-blobs = "newcomer_plugins.blobs"
+spots = "newcomer_plugins.spots"
 
 [project.entry-points."benchmark.methods"]
 first_k = "newcomer_plugins.first_k"
@@ -38,7 +38,7 @@ first_k = "newcomer_plugins.first_k"
 packages = ["newcomer_plugins"]
 """
 
-DOMAIN = '''"""Two Gaussian blobs: a throw-away domain source for the newcomer test."""
+DOMAIN = '''"""Spots: a throw-away image domain source for the newcomer test (domains/README.md)."""
 
 import numpy as np
 
@@ -46,16 +46,15 @@ from benchmark.data import SPLITS, DomainData, Split
 from benchmark.domain import DOMAINS, Domain
 
 
-@DOMAINS.register("blobs")
-class Blobs(Domain):
-    """Two Gaussian blobs in four dimensions, one per class; the group is a coin flip that moves
-    the blobs a little, and the shift moves every item of test_shift by ``offset`` along the
-    first axis. Patterns are class x group, none of them rare: every class and group is equally
-    common in every split."""
+@DOMAINS.register("spots")
+class Spots(Domain):
+    """3 x 8 x 8 images of noise with one bright 3 x 3 spot: top-left for class 0, bottom-right
+    for class 1. The group tints the red channel; test_shift brightens every image by
+    ``offset``. Patterns are class x group, none of them rare."""
 
-    modality = "tabular"
+    modality = "image"
 
-    def __init__(self, offset: float = 1.5) -> None:
+    def __init__(self, offset: float = 0.3) -> None:
         self.offset = offset
 
     def build(self, sizes, seed):
@@ -64,11 +63,16 @@ class Blobs(Domain):
         for name in SPLITS:
             n = sizes[name]
             y, group = rng.integers(0, 2, n), rng.integers(0, 2, n)
-            x = rng.normal(0.0, 1.0, (n, 4)) + 2.0 * y[:, None] + 0.3 * group[:, None]
-            x[:, 0] += self.offset if name == "test_shift" else 0.0
+            x = rng.normal(0.0, 0.2, (n, 3, 8, 8))
+            for i in range(n):
+                at = 1 if y[i] == 0 else 5
+                x[i, :, at - 1:at + 2, at - 1:at + 2] += 1.0
+            x[:, 0] += 0.3 * group[:, None, None]
+            x += self.offset if name == "test_shift" else 0.0
             splits[name] = Split(x.astype(np.float32), y, group, {"pattern": 2 * y + group})
-        return DomainData("blobs", self.modality, ["a", "b"], ["g0", "g1"], splits,
-                          ["a/g0", "a/g1", "b/g0", "b/g1"])
+        return DomainData("spots", self.modality, ["top_left", "bottom_right"], ["g0", "g1"],
+                          splits, ["top_left/g0", "top_left/g1", "bottom_right/g0",
+                                   "bottom_right/g1"])
 '''
 
 METHOD = '''"""``first_k``: a throw-away baseline for the newcomer test."""
@@ -105,7 +109,7 @@ def _install(root: Path) -> tuple[Path, dict[str, str]]:
     (pkg / "newcomer_plugins").mkdir(parents=True)
     (pkg / "pyproject.toml").write_text(PYPROJECT)
     (pkg / "newcomer_plugins" / "__init__.py").write_text('"""Plugins of a newcomer."""\n')
-    (pkg / "newcomer_plugins" / "blobs.py").write_text(DOMAIN)
+    (pkg / "newcomer_plugins" / "spots.py").write_text(DOMAIN)
     (pkg / "newcomer_plugins" / "first_k.py").write_text(METHOD)
     site = root / "site"
     sh([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
@@ -122,14 +126,14 @@ def _use_the_plugins(workspace: Path) -> None:
     """
     path = workspace / "params.yaml"
     params = yaml.safe_load(path.read_text())
-    params["grid"].update(domains=["blobs"], methods=["random", "first_k"])
+    params["grid"].update(domains=["spots"], methods=["random", "first_k"])
     params["report"]["baseline"] = "random"
-    params["domains"]["blobs"] = {"source": "blobs", "seed": 0, "sizes": SMOKE,
-                                  "options": {"blobs": {"offset": 2.0}}}
+    params["domains"]["spots"] = {"source": "spots", "seed": 0, "sizes": SMOKE,
+                                  "options": {"spots": {"offset": 0.4}}}
     params["methods"]["first_k"] = {"k": 1000}
-    params["pretrain"]["weights"]["blobs"] = None
+    params["pretrain"]["weights"]["spots"] = None
     path.write_text(yaml.safe_dump(params, sort_keys=False))
-    commit(workspace, "blobs domain, first_k method")
+    commit(workspace, "spots domain, first_k method")
 
 
 def _edit(path: Path) -> None:
@@ -141,23 +145,23 @@ def test_plugins_from_a_package_of_their_own(tmp_path_factory) -> None:
     pkg, env = _install(tmp_path_factory.mktemp("newcomer"))
     workspace = copy_project(tmp_path_factory.mktemp("add_plugins"), "smoke")
     contract = sh(["python", "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                   "tests/test_domains.py", "tests/test_methods.py", "-k", "blobs or first_k"],
+                   "tests/test_domains.py", "tests/test_methods.py", "-k", "spots or first_k"],
                   workspace, env)
     assert "6 passed" in contract and "skipped" not in contract, contract
 
     _use_the_plugins(workspace)
     first = sh(["dvc", "repro"], workspace, env)
     stages = ("prepare", "pretrain", "patterns", "generator", "annotator", "construct", "train")
-    assert ran(first) == {f"{s}@blobs" for s in stages} | {"report"}
-    section = (workspace / "reports/summary.md").read_text().split("## blobs")[1]
+    assert ran(first) == {f"{s}@spots" for s in stages} | {"report"}
+    section = (workspace / "reports/summary.md").read_text().split("## spots")[1]
     assert "| random | 1 |" in section and "| first_k | 1 |" in section
-    digest = json.loads((workspace / "plugins/domains/blobs.json").read_text())
-    assert digest["module"] == "newcomer_plugins.blobs" and digest["code"]
+    digest = json.loads((workspace / "plugins/domains/spots.json").read_text())
+    assert digest["module"] == "newcomer_plugins.spots" and digest["code"]
 
     _edit(pkg / "newcomer_plugins" / "first_k.py")  # the method's cells rerun, nothing upstream
     edited = ran(sh(["dvc", "repro"], workspace, env))
-    assert "construct@blobs" in edited and not {"prepare@blobs", "pretrain@blobs"} & edited
-    runs = workspace / "runs/blobs"
+    assert "construct@spots" in edited and not {"prepare@spots", "pretrain@spots"} & edited
+    runs = workspace / "runs/spots"
     assert (runs / "first_k/seed0/ledger.jsonl.stale").is_file()  # a fresh ledger for new code
     assert not (runs / "random/seed0/ledger.jsonl.stale").exists()
 
@@ -167,10 +171,9 @@ def test_plugins_from_a_package_of_their_own(tmp_path_factory) -> None:
     assert ran(log) == set(), log
     print(f"unchanged dvc repro: {seconds:.1f} s")
 
-    _edit(pkg / "newcomer_plugins" / "blobs.py")
-    # only prepare: its new outputs would then rerun the rest of the domain, as DVC does for
-    # any rerun of prepare, which this test need not wait for
-    assert ran(sh(["dvc", "repro", "prepare@blobs"], workspace, env)) == {"prepare@blobs"}
+    _edit(pkg / "newcomer_plugins" / "spots.py")
+    # prepare reruns; its splits come out byte-identical, so nothing after it does
+    assert ran(sh(["dvc", "repro"], workspace, env)) == {"prepare@spots"}
 
 
 def test_closure_follows_a_package_outside_the_repository(tmp_path, monkeypatch) -> None:

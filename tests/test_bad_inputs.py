@@ -203,9 +203,11 @@ CASES = [
         "domains.biomedical.options.medmnist.shift": "sideways"})),
         r"params\.yaml: domains\.biomedical\.options\.medmnist\.shift: got 'sideways', "
         r"expected one of \('contrast'", id="medmnist-bad-shift"),
-    pytest.param(PREPARE, params({"domains.biomedical.source": "medmnist"}),
-                 r"raw/breastmnist\.npz: MedMNIST file not found; download breastmnist\.npz",
-                 id="medmnist-file-missing"),
+    pytest.param(PREPARE, params({"domains.biomedical.source": "medmnist",
+                                  "domains.biomedical.options.medmnist.path":
+                                      "raw/nosuch/breastmnist.npz"}),
+                 r"raw/nosuch/breastmnist\.npz: MedMNIST file not found; download "
+                 r"breastmnist\.npz", id="medmnist-file-missing"),
     pytest.param(PREPARE, both(_heart_with_text, params({"domains.biomedical.source":
                                                           "uci_heart"})),
                  r"raw/uci_heart_disease/processed\.va\.data: expected 14 numeric columns .*"

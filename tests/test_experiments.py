@@ -74,12 +74,23 @@ def project(tmp_path_factory) -> Path:
     return root
 
 
+# per experiment, the methods that make it what it is, beside the paired baseline
+TINY = {"baseline_comparison": ["scale_only", "adaptive"],
+        "cost_analysis": ["scale_only", "random"],
+        "ethical_evaluation": ["scale_only", "random_thresholded", "adaptive_nofair"],
+        "domain_adaptation": ["seed_only", "scale_only"]}
+
+
+def test_tiny_steps_cover_every_experiment() -> None:
+    assert set(TINY) == set(experiment.names(REPO))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", experiment.names(REPO))
 def test_each_experiment_runs_end_to_end(project: Path, name: str) -> None:
     tracked = (project / "params.yaml").read_bytes()
     cmd = ["python", "-m", "benchmark.experiment", "run", name, "--profile", "smoke",
-           "--domains", "robotics"]
+           "--domains", "robotics", "--methods", *TINY[name]]
     log = sh(cmd, project)
     assert (project / "params.yaml").read_bytes() == tracked
     # upstream models came from the main workspace: DVC found them valid, nothing retrained

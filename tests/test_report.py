@@ -84,3 +84,11 @@ def test_label_efficiency_curves_and_cost_saved(tmp_path) -> None:
     assert "- adaptive: 50% [" in text
     report.plot_label_efficiency(curves, "test_shift/acc", tmp_path / "le.png")
     assert (tmp_path / "le.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_an_underspent_method_is_flagged() -> None:
+    cells = _cells().assign(**{"cost/underspent": 0.0})
+    cells.loc[cells.method == "adaptive", "cost/underspent"] = 12.5
+    text = report.markdown(report.summarise(cells, 0.95), pd.DataFrame(), 0.95, "exp")
+    assert "**Underspent:** `adaptive` left 12.5 cost units" in text
+    assert "`random` left" not in text

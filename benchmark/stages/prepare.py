@@ -10,7 +10,8 @@ from dataclasses import asdict
 from benchmark.config import PARAMS_FILE, ConfigError, DomainParams, load_params
 from benchmark.data import SPLITS, DomainData, save_domain
 from benchmark.domain import DOMAINS, OptionError
-from benchmark.paths import domain_dir
+from benchmark.io import atomic_write_json
+from benchmark.paths import domain_dir, prepare_summary
 from benchmark.stages import domain_args, run
 
 MIN_ITEMS = 20  # a split a real source shrank below this many items measures nothing
@@ -32,11 +33,13 @@ def main(argv: Sequence[str] | None = None) -> None:
                           f"{err.option}: {err.problem}") from None
     short = shortfall(data, spec, args.domain)
     data.name = args.domain
-    data.info.update(source=spec.source, options=spec.source_options, seed=spec.seed,
-                     prepare_seconds=round(time.perf_counter() - start, 3))
+    data.info.update(source=spec.source, options=spec.source_options, seed=spec.seed)
     if short:
         data.info["shortfall"] = short
     save_domain(data, domain_dir(args.domain))
+    # seconds apart from the data: identical splits must not look changed downstream
+    atomic_write_json(prepare_summary(args.domain),
+                      {"compute/prepare_s": round(time.perf_counter() - start, 3)})
 
 
 def shortfall(data: DomainData, spec: DomainParams, domain: str) -> dict[str, list[int]]:

@@ -114,7 +114,7 @@ def train_cell(method: str, seed: int) -> None:
             metrics, groups = score(predict, data, grouped=True)
         else:  # no scores rather than the plain model's under the entry's name
             metrics, groups = {f"postprocess/{post}_{why}": 1.0}, []
-        metrics.update(cell_metrics(construction, len(dataset), data.info))
+        metrics.update(cell_metrics(construction, len(dataset)))
         metrics.update(composition(dataset, data))
         timing = runs / TIMING  # informational, not a dependency: see benchmark/paths.py
         if timing.is_file():
@@ -168,10 +168,8 @@ def label_efficiency(dataset: Split, construction: dict[str, Any], final: dict[s
     return rows
 
 
-def cell_metrics(construction: dict[str, Any], size: int, info: dict[str, Any]) -> dict[str, float]:
-    """Cost per action, make-up of the dataset, human evaluation of synthetic items and the
-    compute seconds of the stages before training.
-    """
+def cell_metrics(construction: dict[str, Any], size: int) -> dict[str, float]:
+    """Cost per action, make-up of the dataset and human evaluation of synthetic items."""
     actions, origin = construction.get("actions", {}), construction.get("origin", {})
     human = construction.get("human_eval", {})
     metrics = {
@@ -182,7 +180,6 @@ def cell_metrics(construction: dict[str, Any], size: int, info: dict[str, Any]) 
         "dataset/pseudo_labelled": float(origin.get("pseudo", 0)),
         "dataset/synthetic_share": float(construction.get("synthetic_share", 0.0)),
         "human/synthetic_reviewed": float(human.get("synthetic_reviewed", 0)),
-        "compute/prepare_s": float(info.get("prepare_seconds", 0.0)),
     }
     metrics.update({f"cost/{a}_n": float(actions.get(a, 0)) for a in ("label", "verify",
                                                                       "reject")})
