@@ -253,6 +253,9 @@ CASES = [
     pytest.param(PATTERNS, text("data/biomedical/domain.json", "{\"name\": "),
                  r"data/biomedical/domain\.json: not a domain card written by prepare",
                  id="domain-card-corrupt"),
+    pytest.param(PREPARE, params({"domains.biomedical.options.cells.image_size": 14}),
+                 r"params\.yaml: domains\.biomedical: input size 14 is not a multiple of "
+                 r"pretrain\.model\.image\.patch_size = 4", id="image-side-vs-patch"),
     pytest.param(PATTERNS, params({"patterns.k": 1000}),
                  r"params\.yaml: patterns\.k: got 1000, expected at most the 260 items of seed "
                  r"\+ pool in data/biomedical", id="patterns-k-above-items"),

@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict
 
-from benchmark.config import PARAMS_FILE, ConfigError, DomainParams, load_params
+from benchmark.config import PARAMS_FILE, ConfigError, DomainParams, Params, load_params
 from benchmark.data import SPLITS, DomainData, save_domain
 from benchmark.domain import DOMAINS, OptionError
 from benchmark.io import atomic_write_json
@@ -31,6 +31,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except OptionError as err:
         raise ConfigError(f"{PARAMS_FILE}: domains.{args.domain}.options.{spec.source}."
                           f"{err.option}: {err.problem}") from None
+    check_shape(params, args.domain, data.modality, data.input_shape)
     short = shortfall(data, spec, args.domain)
     data.name = args.domain
     data.info.update(source=spec.source, options=spec.source_options, seed=spec.seed)
@@ -40,6 +41,33 @@ def main(argv: Sequence[str] | None = None) -> None:
     # seconds apart from the data: identical splits must not look changed downstream
     atomic_write_json(prepare_summary(args.domain),
                       {"compute/prepare_s": round(time.perf_counter() - start, 3)})
+
+
+def check_shape(params: Params, domain: str, modality: str, shape: tuple[int, ...]) -> None:
+    """Inputs the encoder and the generator can take, checked before anything is written: the
+    ViT cuts square images into patches and PatchTST sequences into patch-long pieces (a
+    ragged rest would be dropped silently), and the generator's UNet halves the side or length
+    once per level after the first (a length that does not divide comes back changed).
+    """
+    levels = len(params.generator.channels)
+    factor = 2 ** (levels - 1)
+    where = f"{PARAMS_FILE}: domains.{domain}"
+    if modality == "image":
+        side, patch = shape[-1], params.pretrain.model.image.patch_size
+        if shape[-2] != side:
+            raise ConfigError(f"{where}: images are {shape[-2]}x{side}; expected square images")
+        length, key = side, "pretrain.model.image.patch_size"
+    elif modality == "sequence":
+        length, patch, key = shape[-1], params.pretrain.model.sequence.patch_length, (
+            "pretrain.model.sequence.patch_length")
+    else:
+        return
+    if length % patch:
+        raise ConfigError(f"{where}: input size {length} is not a multiple of {key} = {patch}; "
+                          "expected a size the encoder's patches tile exactly")
+    if length % factor:
+        raise ConfigError(f"{where}: input size {length} is not a multiple of {factor}, which "
+                          f"the generator's {levels} UNet levels (generator.channels) need")
 
 
 def shortfall(data: DomainData, spec: DomainParams, domain: str) -> dict[str, list[int]]:
