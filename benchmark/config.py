@@ -369,6 +369,8 @@ class ReportParams:
     confidence: float = 0.95
     baseline: str = "random"
     metrics: list[str] = field(default_factory=lambda: ["test_id/acc", "test_shift/acc"])
+    # cost saved is measured against each of these (empty: against ``baseline``)
+    cost_references: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         _require(0 < self.confidence < 1, "confidence", self.confidence, "a level in (0, 1)")
@@ -557,6 +559,9 @@ def _check_plugins(params: Params) -> None:
     _require(params.report.baseline in params.grid.methods, "report.baseline",
              params.report.baseline, f"one of grid.methods {params.grid.methods} (paired "
              "differences need the baseline's own cells)")
+    for ref in params.report.cost_references:
+        _require(ref in params.grid.methods, "report.cost_references", ref,
+                 f"one of grid.methods {params.grid.methods}")
     _check_profiles(params.profiles)
     for name, overlay in params.profiles.items():
         _check_profile_domains(name, overlay, params.domains)

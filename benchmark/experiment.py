@@ -87,6 +87,9 @@ def compose(name: str, profile: str, root: Path = Path("."),
             if unknown:
                 raise ConfigError(f"--{key}: {unknown} not in the experiment's grid.{key} {have}")
             merged["grid"][key] = [v for v in have if v in chosen]
+    if methods and merged.get("report", {}).get("cost_references"):
+        merged["report"] = {**merged["report"], "cost_references": [
+            m for m in merged["report"]["cost_references"] if m in methods]}
     parse_params(merged, f"{path} over {root / PARAMS_FILE} (profile {profile})")
     return merged
 

@@ -190,12 +190,12 @@ def markdown(summary: pd.DataFrame, diffs: pd.DataFrame, confidence: float,
                          f"{_fmt(row.diff, row.ci)}{ci}")
         lines.append("")
         mine = saved[saved.domain == domain] if saved is not None and not saved.empty else None
-        if mine is not None and not mine.empty:
-            ref, metric = mine.iloc[0].reference, mine.iloc[0].metric
+        for ref, rows in (mine.groupby("reference", sort=False) if mine is not None else ()):
+            metric = rows.iloc[0].metric
             lines += [f"Annotation cost saved at the {metric} `{ref}` reaches with its full "
                       f"budget (1 − C / C_{ref}; C interpolated on the seed-averaged "
                       f"label-efficiency curve; {level}% percentile bootstrap over seeds):", ""]
-            lines += [f"- {row.method}: {_fmt_saved(row)}" for row in mine.itertuples()]
+            lines += [f"- {row.method}: {_fmt_saved(row)}" for row in rows.itertuples()]
             lines.append("")
     return "\n".join(lines)
 

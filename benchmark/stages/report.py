@@ -29,7 +29,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     diffs = [report.paired(cells, rep.baseline, m, conf) for m in rep.metrics]
     diffs_df = pd.concat(diffs, ignore_index=True) if diffs else pd.DataFrame()
     curves = report.collect_curves(*coords)
-    saved = report.savings(curves, rep.baseline, rep.metrics[0], conf)
+    saved_parts = [report.savings(curves, ref, rep.metrics[0], conf)
+                   for ref in (rep.cost_references or [rep.baseline])]
+    saved = pd.concat(saved_parts, ignore_index=True)
     atomic_write_text(REPORTS / "results.csv", cells.to_csv(index=False))
     atomic_write_text(REPORTS / "summary.csv", summary.to_csv(index=False))
     atomic_write_text(REPORTS / "paired.csv", diffs_df.to_csv(index=False))
