@@ -69,7 +69,7 @@ class RobotArm(Domain):
     ``input.csv`` signals (same length, equal within ``1e-6`` of the signal scale) and numbered
     in order of their first run (published set: runs 1-20, 21-40, 41-60, 61-79, 80-93, 94-100).
 
-    Items: a window of ``window`` steps (0.1 s at 25) ending at step ``t``, every ``stride``
+    Items: a window of ``window`` steps (0.096 s at 24) ending at step ``t``, every ``stride``
     steps of every run; ``x`` (sequence, float32 (18, window)): the 12 states and 6 torques,
     standardised per channel with training statistics. Classes: ``torque_spike`` if within the
     next ``horizon`` steps some joint's torque moves away from its last value by more than the
@@ -90,7 +90,7 @@ class RobotArm(Domain):
 
     modality = "sequence"
 
-    def __init__(self, path: str = "raw/robot_arm_schunk", window: int = 25, horizon: int = 25,
+    def __init__(self, path: str = "raw/robot_arm_schunk", window: int = 24, horizon: int = 25,
                  stride: int = 10, shift_profile: int = 2, event_quantile: float = 0.8,
                  rare_keep: float = 0.25) -> None:
         self.path = path

@@ -74,7 +74,7 @@ class SeattleWeather(Domain):
 
     modality = "sequence"
 
-    def __init__(self, path: str | None = None, window: int = 14, shift: str = "winter",
+    def __init__(self, path: str | None = None, window: int = 16, shift: str = "winter",
                  heavy_quantile: float = 0.75, rare_keep: float = 0.25) -> None:
         self.path = path
         self.window = window

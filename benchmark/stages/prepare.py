@@ -31,8 +31,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     except OptionError as err:
         raise ConfigError(f"{PARAMS_FILE}: domains.{args.domain}.options.{spec.source}."
                           f"{err.option}: {err.problem}") from None
-    check_shape(params, args.domain, data.modality, data.input_shape)
     short = shortfall(data, spec, args.domain)
+    check_shape(params, args.domain, data.modality, data.input_shape)
     data.name = args.domain
     data.info.update(source=spec.source, options=spec.source_options, seed=spec.seed)
     if short:

@@ -75,5 +75,5 @@ def test_reads_the_copy_shipped_in_vega_datasets() -> None:
     check_splits(data, BIG)
     assert data.info["file"].endswith("seattle-weather.csv")
     winter_days = 31 * 4 + 31 * 4 + 28 * 3 + 29  # Dec, Jan, Feb of 2012-2015
-    assert len(data["test_shift"]) == min(600, winter_days - 14)  # the first window lacks a past
+    assert len(data["test_shift"]) == min(600, winter_days - 16)  # the first window lacks a past
     assert 4 <= data.info["heavy_rain_mm"] <= 20
