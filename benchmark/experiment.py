@@ -38,7 +38,7 @@ from benchmark.config import (
     read_yaml,
     with_profile,
 )
-from benchmark.io import atomic_write_text
+from benchmark.io import atomic_write_text, link_tree
 from benchmark.paths import REPORTS
 
 EXPERIMENTS = Path("experiments")
@@ -126,28 +126,13 @@ def sync(root: Path, dest: Path) -> None:
         out.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src, out)
     atomic_write_text(manifest, "\n".join(files) + "\n")
-    _link_raw(root / "raw", dest / "raw")
+    link_tree(root / "raw", dest / "raw")  # user-provided real data (git-ignored)
     cache = (root / ".dvc" / "cache").resolve()
     atomic_write_text(dest / ".dvc" / "config.local", f"[cache]\n    dir = {cache}\n")
     if fresh:
         _seed_outputs(root, dest)
     if not (dest / ".git").is_dir():
         subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
-
-
-def _link_raw(src: Path, dest: Path) -> None:
-    """User-provided real data (git-ignored): hard links, or copies across file systems."""
-    if not src.is_dir():
-        return
-    for path in src.rglob("*"):
-        out = dest / path.relative_to(src)
-        if path.is_dir() or out.exists():
-            continue
-        out.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.link(path, out)
-        except OSError:
-            shutil.copy2(path, out)
 
 
 def _seed_outputs(root: Path, dest: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 import zipfile
 from collections.abc import Callable, Mapping
@@ -83,3 +84,19 @@ def _to_builtin(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     raise TypeError(f"cannot serialise {type(obj).__name__} to JSON")
+
+
+def link_tree(src: str | Path, dest: str | Path) -> None:
+    """Hard-link (or copy, across file systems) every file under ``src`` that ``dest`` lacks:
+    user-provided real data shared with a copy of the project without duplicating it.
+    """
+    src, dest = Path(src), Path(dest)
+    for path in sorted(src.rglob("*")) if src.is_dir() else []:
+        out = dest / path.relative_to(src)
+        if path.is_dir() or out.exists():
+            continue
+        out.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(path, out)
+        except OSError:
+            shutil.copy2(path, out)

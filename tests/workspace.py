@@ -10,6 +10,8 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
+from benchmark.io import link_tree
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -43,23 +45,10 @@ def copy_project(dest: Path, profile: str = "smoke") -> Path:
         if (REPO / rel).is_file():
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / rel, dest / rel)
-    _link_tree(REPO / "raw", dest / "raw")
+    link_tree(REPO / "raw", dest / "raw")
     sh(["python", "-m", "benchmark.profile", profile], dest)
     commit(dest, profile)
     return dest
-
-
-def _link_tree(src: Path, dest: Path) -> None:
-    """Hard-link (or copy, across file systems) every file under ``src`` that ``dest`` lacks."""
-    for path in sorted(src.rglob("*")) if src.is_dir() else []:
-        out = dest / path.relative_to(src)
-        if path.is_dir() or out.exists():
-            continue
-        out.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.link(path, out)
-        except OSError:
-            shutil.copy2(path, out)
 
 
 def absent_real_data(workspace: Path) -> dict[str, str]:
