@@ -12,7 +12,7 @@ import dataclasses
 import inspect
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin
@@ -72,6 +72,17 @@ class SplitSizes:
 
 
 @dataclass(frozen=True)
+class TransferParams:
+    """Where a transfer domain's encoder and generator learn: its own source built with other
+    options (another site, forcing or physics) and seed. The domain's pool, construction,
+    judge and tests stay its own, so its results measure how a model built elsewhere serves.
+    """
+
+    seed: int
+    options: dict[str, Any] = field(default_factory=dict)  # over the domain's source options
+
+
+@dataclass(frozen=True)
 class DomainParams:
     """One benchmark domain: which registered source builds it, with what options."""
 
@@ -79,10 +90,17 @@ class DomainParams:
     seed: int
     sizes: SplitSizes
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    transfer_from: TransferParams | None = None  # null: encoder + generator learn on seed + pool
 
     @property
     def source_options(self) -> dict[str, Any]:
         return dict(self.options.get(self.source, {}))
+
+    @property
+    def transfer_options(self) -> dict[str, Any]:
+        """The source's options for the data the encoder and generator learn on."""
+        extra = self.transfer_from.options if self.transfer_from is not None else {}
+        return {**self.source_options, **extra}
 
 
 @dataclass(frozen=True)
@@ -435,13 +453,16 @@ def _check_type(value: Any, hint: Any, key: str) -> Any:
     if dataclasses.is_dataclass(hint):
         return _build(hint, value, key)
     if origin in (Union, types.UnionType):
+        built = [o for o in get_args(hint) if dataclasses.is_dataclass(o)]
+        if len(built) == 1 and isinstance(value, Mapping):  # say which key is wrong inside
+            return _build(built[0], value, key)
         for option in get_args(hint):
             try:
                 return _check_type(value, option, key)
             except ConfigError:
                 continue
         raise ConfigError(f"{key}: got {value!r}, expected {_name(hint)}")
-    if origin is list:
+    if origin in (list, Sequence):
         _expect(isinstance(value, list), key, value, _name(hint))
         (item,) = get_args(hint)
         return [_check_type(v, item, f"{key}[{i}]") for i, v in enumerate(value)]
@@ -542,6 +563,9 @@ def _check_plugins(params: Params) -> None:
                      f"a registered domain source, one of {DOMAINS.names()}")
             plugin_options(DOMAINS.get(opt_source), dom.options[opt_source],
                            f"domains.{name}.options.{opt_source}")
+        if dom.transfer_from is not None:
+            plugin_options(DOMAINS.get(dom.source), dom.transfer_from.options,
+                           f"domains.{name}.transfer_from.options")
     for name in sorted(set(params.grid.methods) | set(params.methods)):
         plugin = params.method_plugin(name)
         _require(plugin == name or plugin not in params.methods

@@ -20,6 +20,8 @@ SPLITS: tuple[str, ...] = ("seed", "pool", "val", "test_id", "test_shift", "refe
 MODALITIES: tuple[str, ...] = ("image", "sequence", "tabular")
 _META_PREFIX = "meta."
 MIN_ITEMS = 1  # a split with no items breaks every stage that reads it
+TRANSFER_FOLDER = "transfer_from"  # a transfer domain's other site, inside its data folder
+LEARNING_SPLITS: tuple[str, ...] = ("seed", "pool")  # what the encoder and generator learn on
 
 
 class DataFormatError(ValueError):
@@ -179,6 +181,16 @@ def load_domain(folder: str | Path, splits: tuple[str, ...] = SPLITS) -> DomainD
     if set(splits) == set(SPLITS):
         data.__post_init__()
     return data
+
+
+def load_learning_data(folder: str | Path) -> DomainData:
+    """The seed + pool a domain's encoder and generator learn on: the other site's, which
+    ``prepare`` writes to :data:`TRANSFER_FOLDER` for a transfer domain (its card says so, so a
+    missing folder is an error, never a silent fallback), else the domain's own.
+    """
+    card = load_domain(folder, splits=())
+    transfer = "transfer_from" in card.info
+    return load_domain(Path(folder) / TRANSFER_FOLDER if transfer else folder, LEARNING_SPLITS)
 
 
 def load_split(path: str | Path, n_classes: int | None = None,

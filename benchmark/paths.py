@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from benchmark.data import TRANSFER_FOLDER
+
 DATA = Path("data")
 RUNS = Path("runs")
 RESULTS = Path("results")
@@ -28,6 +30,12 @@ def domain_code(domain: str) -> Path:
 def domain_dir(domain: str) -> Path:
     """Prepared splits of one domain (``prepare`` stage)."""
     return DATA / domain
+
+
+def transfer_dir(domain: str) -> Path:
+    """The other site's seed + pool a transfer domain's encoder and generator learn on
+    (``domains.<d>.transfer_from``; inside the domain's data, so one DVC output holds both)."""
+    return domain_dir(domain) / TRANSFER_FOLDER
 
 
 def prepare_summary(domain: str) -> Path:

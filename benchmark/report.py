@@ -148,8 +148,9 @@ def _fmt_saved(row: Any) -> str:
 
 def markdown(summary: pd.DataFrame, diffs: pd.DataFrame, confidence: float,
              experiment: str, annotators: dict[str, dict] | None = None,
-             saved: pd.DataFrame | None = None) -> str:
-    """The human-readable summary: one methods x metrics table per domain."""
+             saved: pd.DataFrame | None = None, notes: dict[str, str] | None = None) -> str:
+    """The human-readable summary: one methods x metrics table per domain (``notes``: a line
+    under a domain's heading, e.g. where a transfer domain's models learnt)."""
     level = round(confidence * 100)
     single = summary.empty or int(summary["n_seeds"].max()) < 2
     spread = ("n = 1, no CI: one seed per cell, so values are single runs and the plots have "
@@ -161,6 +162,8 @@ def markdown(summary: pd.DataFrame, diffs: pd.DataFrame, confidence: float,
              "accept rate = share of synthetic items people accepted.", ""]
     for domain, part in summary.groupby("domain", sort=False):
         lines += [f"## {domain}", ""]
+        if (notes or {}).get(domain):
+            lines += [notes[domain], ""]
         judge = (annotators or {}).get(domain)
         if judge:
             lines += ["Simulated annotator (judge trained on `reference`): accuracy "

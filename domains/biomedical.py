@@ -9,8 +9,8 @@ while staying robust to the colour/blur/noise of the site that prepared the slid
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -80,6 +80,7 @@ class CellImages(Domain):
     differs. Rare patterns: lobed@site0, round@site1 and spindle@site2 make up ``rare_share`` each
     of ``seed`` but ~1/9 of the other training splits. Shift: ``test_shift`` comes only from site3,
     an unseen stain hue with stronger blur and noise; no other split contains site3.
+    ``site_weights`` sets the training sites' shares (default 0.36 / 0.34 / 0.30).
     ``meta``: pattern (index into ``pattern_names``, ``class@site``), site, sex and every sampled
     factor (size, aspect, orientation, lobes, offsets, neighbour, stain, blur, noise).
     """
@@ -88,12 +89,13 @@ class CellImages(Domain):
 
     def __init__(
         self, image_size: int = 16, rare_share: float = 0.015, shift_strength: float = 1.0,
-        sex_effect: float = 1.0,
+        sex_effect: float = 1.0, site_weights: Sequence[float] | None = None,
     ) -> None:
         self.image_size = image_size
         self.rare_share = rare_share
         self.shift_strength = shift_strength
         self.sex_effect = sex_effect
+        self.site_weights = site_weights
 
     def build(self, sizes: Mapping[str, int], seed: int) -> DomainData:
         """Build the six splits; each split draws from its own child of ``seed`` so resizing one
@@ -103,7 +105,7 @@ class CellImages(Domain):
         missing = [s for s in SPLITS if s not in sizes]
         if missing:
             raise ValueError(f"sizes lacks splits {missing}; expected keys {list(SPLITS)}")
-        sites = make_sites(self.shift_strength)
+        sites = self._sites()
         children = np.random.SeedSequence(seed).spawn(len(SPLITS))
         splits = {
             name: self._split(name, int(sizes[name]), sites, np.random.default_rng(child))
@@ -127,6 +129,19 @@ class CellImages(Domain):
         x = render(f, sites, self.image_size, rng)
         f["pattern"] = site * len(CLASS_NAMES) + cls
         return Split(x, cls, sex, f)
+
+    def _sites(self) -> list[Site]:
+        """The four sites, with the training sites' shares from ``site_weights`` when set (e.g.
+        ``[1, 0, 0]``: every training slide from site0, the data a transfer domain learns on)."""
+        sites = make_sites(self.shift_strength)
+        if self.site_weights is None:
+            return sites
+        w = [float(v) for v in self.site_weights]
+        if len(w) != len(sites) - 1 or min(w) < 0 or sum(w) <= 0:
+            raise OptionError("site_weights", f"got {list(self.site_weights)}, expected "
+                              f"{len(sites) - 1} non-negative shares of the training sites "
+                              "with a positive sum")
+        return [replace(s, weight=w[i] / sum(w)) for i, s in enumerate(sites[:-1])] + sites[-1:]
 
     def _joint_table(self, sites: list[Site], shift: bool, skew: bool) -> np.ndarray:
         """P(site, sex, class) for one split: training sites (or the shift site only), class

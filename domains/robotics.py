@@ -116,6 +116,8 @@ class HopperFalls(Domain):
     other splits use (the fall rate roughly doubles, ~0.4 -> ~0.75 with the defaults) and the
     fall boundary learned on the flat floor is wrong. ``shift_gravity`` and
     ``shift_friction`` (scales, 1 = unchanged) can make it a heavier planet or an icy ramp.
+    ``gravity``, ``slope`` and ``friction`` set the world of every other split (default: the
+    shipped model on a flat floor), e.g. another physics for a transfer domain to learn in.
 
     Rare patterns: ``pattern`` is payload x label (``light/stable`` ... ``heavy/falls``); the
     ``rare_patterns`` keep only ``rare_keep`` of their natural share in ``seed``, while pool, val,
@@ -140,6 +142,9 @@ class HopperFalls(Domain):
         shift_slope: float = 20.0,
         shift_gravity: float = 1.0,
         shift_friction: float = 1.0,
+        gravity: float = 1.0,
+        slope: float = 0.0,
+        friction: float = 1.0,
         rare_patterns: Sequence[str] = ("heavy/falls",),
         rare_keep: float = 0.15,
         seed_spread: float = 3.0,
@@ -156,6 +161,7 @@ class HopperFalls(Domain):
         self.reset_noise = reset_noise
         self.shift_slope = shift_slope
         self.shift_gravity = shift_gravity
+        self.world = Physics(gravity, slope, friction)
         self.shift_friction = shift_friction
         self.rare_patterns = rare_patterns
         self.rare_keep = rare_keep
@@ -193,7 +199,7 @@ class HopperFalls(Domain):
     def _physics(self, split: str) -> Physics:
         if split == "test_shift":
             return Physics(self.shift_gravity, self.shift_slope, self.shift_friction)
-        return Physics()
+        return self.world
 
     def _info(self) -> dict[str, Any]:
         return {
@@ -201,6 +207,8 @@ class HopperFalls(Domain):
             "max_steps": self.max_steps, "payload_scales": list(self.payload_scales),
             "payload_probs": list(self.payload_probs), "gain_range": list(self.gain_range),
             "noise_range": list(self.noise_range), "reset_noise": self.reset_noise,
+            "world": {"slope_deg": self.world.slope, "gravity": self.world.gravity,
+                      "friction": self.world.friction},
             "shift": {"slope_deg": self.shift_slope, "gravity": self.shift_gravity,
                       "friction": self.shift_friction},
             "rare_patterns": list(self.rare_patterns), "rare_keep": self.rare_keep,

@@ -11,6 +11,7 @@ import yaml
 
 from benchmark import experiment
 from benchmark.config import ConfigError, parse_params
+from benchmark.data import load_domain
 from tests.workspace import REPO, copy_project, ran, sh
 
 PROFILES = ("smoke", "quick", "paper")
@@ -79,6 +80,7 @@ TINY = {"baseline_comparison": ["scale_only", "adaptive"],
         "cost_analysis": ["scale_only", "random"],
         "ethical_evaluation": ["scale_only", "random_thresholded", "adaptive_nofair"],
         "domain_adaptation": ["seed_only", "scale_only"]}
+DOMAIN = {"domain_adaptation": "robotics_transfer"}  # its transfer variant, learnt elsewhere
 
 
 def test_tiny_steps_cover_every_experiment() -> None:
@@ -89,16 +91,25 @@ def test_tiny_steps_cover_every_experiment() -> None:
 @pytest.mark.parametrize("name", experiment.names(REPO))
 def test_each_experiment_runs_end_to_end(project: Path, name: str) -> None:
     tracked = (project / "params.yaml").read_bytes()
+    domain = DOMAIN.get(name, "robotics")
     cmd = ["python", "-m", "benchmark.experiment", "run", name, "--profile", "smoke",
-           "--domains", "robotics", "--methods", *TINY[name]]
+           "--domains", domain, "--methods", *TINY[name]]
     log = sh(cmd, project)
     assert (project / "params.yaml").read_bytes() == tracked
-    # upstream models came from the main workspace: DVC found them valid, nothing retrained
-    assert not {s for s in ran(log) if s.split("@")[0] in ("pretrain", "generator")}
+    learnt = {s for s in ran(log) if s.split("@")[0] in ("pretrain", "generator")}
+    if domain == "robotics":  # upstream models came from the main workspace: none retrained
+        assert not learnt
+    else:  # a transfer domain learnt its models on the other site's data
+        assert learnt == {f"pretrain@{domain}", f"generator@{domain}"}
+        workspace = project / ".experiments" / f"{name}-smoke"
+        other = load_domain(workspace / "data" / domain / "transfer_from", ("pool",))
+        assert (other["pool"].meta["gravity"] == 1.25).all()
     out = project / "reports" / "experiments" / f"{name}-smoke"
     summary = (out / "summary.md").read_text()
     composed = yaml.safe_load((out / "params.yaml").read_text())
     assert f"experiment `{name}`" in summary and "n = 1, no CI" in summary
+    assert ("**Transfer:** the encoder and the generator learnt on `hopper` with "
+            "`gravity: 1.25`" in summary) == (domain == "robotics_transfer")
     for method in composed["grid"]["methods"]:
         assert f"| {method} | 1 |" in summary
     assert (out / "figures" / "robustness.png").read_bytes()[:4] == b"\x89PNG"

@@ -92,3 +92,11 @@ def test_an_underspent_method_is_flagged() -> None:
     text = report.markdown(report.summarise(cells, 0.95), pd.DataFrame(), 0.95, "exp")
     assert "**Underspent:** `adaptive` left 12.5 cost units" in text
     assert "`random` left" not in text
+
+
+def test_a_domain_note_goes_under_its_heading_only() -> None:
+    cells = pd.concat([_cells(), _cells().assign(domain="e")], ignore_index=True)
+    text = report.markdown(report.summarise(cells, 0.95), pd.DataFrame(), 0.95, "exp",
+                           notes={"e": "**Transfer:** learnt elsewhere."})
+    d, e = text.index("## d"), text.index("## e")
+    assert text.count("**Transfer:**") == 1 and text.index("**Transfer:**") > e > d

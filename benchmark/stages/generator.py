@@ -3,7 +3,9 @@ method) and measure it against held-out real data.
 
 Training data: seed (labelled) + pool (label = null token); the condition is (class, cluster),
 with clusters recomputed deterministically by ``benchmark.patterns.discover`` on the pretrained
-embeddings with the ``patterns`` params, i.e. the same clustering as ``patterns@domain``.
+embeddings with the ``patterns`` params, i.e. the same clustering as ``patterns@domain``. A
+transfer domain's generator learns on the other site's seed + pool (``transfer_from``), its
+items assigned to the domain's own clusters: it aims at this domain's patterns from there.
 The judge that labels targeted samples (and the real items behind chance) is the simulated
 annotator's (``annotator@domain``: trained on the ``reference`` split, unseen by the generator),
 the same one that reviews synthetic items in ``construct``; ``evaluate`` takes any
@@ -22,7 +24,7 @@ import numpy as np
 
 from benchmark import patterns as pt
 from benchmark.config import GeneratorParams, as_dict, load_params
-from benchmark.data import DomainData, load_domain
+from benchmark.data import DomainData, load_domain, load_learning_data
 from benchmark.io import atomic_write, atomic_write_json
 from benchmark.paths import (
     PRETRAINED,
@@ -59,16 +61,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     pc = params.patterns
     found = pt.discover(z["seed"], z["pool"], pc.k, pc.seed, pc.algorithm, pc.components,
                         pc.covariance)
-    x = np.concatenate([data["seed"].x, data["pool"].x]).astype(np.float32)
-    label = np.concatenate([data["seed"].y, np.full(len(data["pool"]), data.n_classes)])
-    cluster = np.concatenate([found.assign(z["seed"]), found.assign(z["pool"])])
+    learn = load_learning_data(domain_dir(args.domain))
+    embed = embedder(args.domain, data)
+    x = np.concatenate([learn["seed"].x, learn["pool"].x]).astype(np.float32)
+    label = np.concatenate([learn["seed"].y, np.full(len(learn["pool"]), data.n_classes)])
+    own = "transfer_from" not in data.info  # the cached embeddings are of this domain's items
+    cluster = (np.concatenate([found.assign(z["seed"]), found.assign(z["pool"])]) if own
+               else found.assign(embed(x)))
     gen = generators.build(data.modality, x, data.n_classes, pc.k, cfg.channels, cfg.width,
                            cfg.timesteps)
     losses = fit(gen, x, label, cluster, getattr(cfg.steps, data.modality), cfg.batch_size,
                  cfg.lr, cfg.drop, cfg.seed, name=f"generator {args.domain}")
     gen.save(generator_dir(args.domain))
     trained = time.perf_counter()
-    embed = embedder(args.domain, data)
     judge = annotator_judge(args.domain, embed, z)
     report, samples = evaluate(gen, data, z, found, embed, cfg, judge)
     head = max(1, len(losses) // 10)

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
+from typing import Any
 
 from benchmark.config import PARAMS_FILE, ConfigError, DomainParams, Params, load_params
-from benchmark.data import SPLITS, DomainData, save_domain
+from benchmark.data import LEARNING_SPLITS, SPLITS, TRANSFER_FOLDER, DomainData, save_domain
 from benchmark.domain import DOMAINS, OptionError
 from benchmark.io import atomic_write_json
-from benchmark.paths import domain_dir, prepare_summary
+from benchmark.paths import domain_dir, prepare_summary, transfer_dir
 from benchmark.stages import domain_args, run
 
 MIN_ITEMS = 20  # a split a real source shrank below this many items measures nothing
@@ -25,22 +27,56 @@ def main(argv: Sequence[str] | None = None) -> None:
                           f"for the domain (have {sorted(params.domains)})")
     spec = params.domains[args.domain]
     start = time.perf_counter()
-    source = DOMAINS.get(spec.source)(**spec.source_options)
-    try:
-        data = source.build(asdict(spec.sizes), spec.seed)
-    except OptionError as err:
-        raise ConfigError(f"{PARAMS_FILE}: domains.{args.domain}.options.{spec.source}."
-                          f"{err.option}: {err.problem}") from None
+    data = build(spec, spec.source_options, asdict(spec.sizes), spec.seed,
+                 f"domains.{args.domain}.options.{spec.source}")
     short = shortfall(data, spec, args.domain)
     check_shape(params, args.domain, data.modality, data.input_shape)
+    other = transfer_data(spec, data, args.domain)
     data.name = args.domain
     data.info.update(source=spec.source, options=spec.source_options, seed=spec.seed)
     if short:
         data.info["shortfall"] = short
+    # the other site first: the domain card, written last, says whether it must be there
+    shutil.rmtree(transfer_dir(args.domain), ignore_errors=True)
+    if other is not None:
+        save_domain(other, transfer_dir(args.domain))
+        data.info["transfer_from"] = {"seed": other.info["seed"],
+                                      "options": other.info["options"]}
     save_domain(data, domain_dir(args.domain))
     # seconds apart from the data: identical splits must not look changed downstream
     atomic_write_json(prepare_summary(args.domain),
                       {"compute/prepare_s": round(time.perf_counter() - start, 3)})
+
+
+def build(spec: DomainParams, options: dict[str, Any], sizes: dict[str, int], seed: int,
+          where: str) -> DomainData:
+    """The source's splits; a bad option is a one-line error naming its params key."""
+    source = DOMAINS.get(spec.source)(**options)
+    try:
+        return source.build(sizes, seed)
+    except OptionError as err:
+        raise ConfigError(f"{PARAMS_FILE}: {where}.{err.option}: {err.problem}") from None
+
+
+def transfer_data(spec: DomainParams, data: DomainData, domain: str) -> DomainData | None:
+    """For a transfer domain (``transfer_from``), the other site's seed + pool at the domain's
+    sizes (its other splits: :data:`MIN_ITEMS` each, never read), which must have the
+    domain's inputs and classes: the encoder and the generator learn there and serve here.
+    """
+    if spec.transfer_from is None:
+        return None
+    sizes = {s: MIN_ITEMS for s in SPLITS} | {s: getattr(spec.sizes, s) for s in LEARNING_SPLITS}
+    key = f"domains.{domain}.transfer_from"
+    other = build(spec, spec.transfer_options, sizes, spec.transfer_from.seed, f"{key}.options")
+    for what, mine, theirs in (("input shape", data.input_shape, other.input_shape),
+                               ("classes", data.class_names, other.class_names)):
+        if mine != theirs:
+            raise ConfigError(f"{PARAMS_FILE}: {key}: the other site has {what} {theirs}; "
+                              f"expected the domain's {mine}")
+    other.name = f"{domain}/{TRANSFER_FOLDER}"
+    other.info.update(source=spec.source, options=spec.transfer_options,
+                      seed=spec.transfer_from.seed)
+    return other
 
 
 def check_shape(params: Params, domain: str, modality: str, shape: tuple[int, ...]) -> None:

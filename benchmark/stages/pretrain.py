@@ -1,5 +1,6 @@
-"""``pretrain@domain``: pretrain the domain's encoder self-supervised on seed + pool (or load the
-local weights named in ``pretrain.weights``), then cache the embeddings of every split.
+"""``pretrain@domain``: pretrain the domain's encoder self-supervised on seed + pool (a transfer
+domain's: the other site's, ``domains.<d>.transfer_from``) or load the local weights named in
+``pretrain.weights``, then cache the embeddings of every split of the domain.
 
 Outputs: the encoder (``save_pretrained`` folder), the embeddings of every split by the
 pretrained encoder and by an untrained one of the same architecture (the baseline that measures
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from benchmark.config import PretrainParams, load_params
-from benchmark.data import SPLITS, DomainData, load_domain
+from benchmark.data import SPLITS, DomainData, load_domain, load_learning_data
 from benchmark.io import atomic_write_json, atomic_write_npz
 from benchmark.paths import (
     PRETRAINED,
@@ -39,8 +40,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     torch.set_num_threads(params.pretrain.fit.threads)
     data = load_domain(domain_dir(args.domain))
     start = time.perf_counter()
-    summary = fit_encoder(data, params.pretrain, params.pretrain.weights[args.domain],
-                          encoder_dir(args.domain))
+    summary = fit_encoder(load_learning_data(domain_dir(args.domain)), params.pretrain,
+                          params.pretrain.weights[args.domain], encoder_dir(args.domain))
     fitted = time.perf_counter()
     encoder = encoders.load(data.modality, encoder_dir(args.domain), data.input_shape)
     untrained = encoders.random_like(encoder, params.pretrain.fit.seed)
@@ -56,7 +57,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def fit_encoder(data: DomainData, params: PretrainParams, weights: str | None,
                 folder: Path) -> dict[str, Any]:
-    """Pretrain a fresh encoder on seed + pool, or copy the local ``weights``, into ``folder``."""
+    """Pretrain a fresh encoder on ``data``'s seed + pool, or copy the local ``weights``, into
+    ``folder``."""
     from benchmark import encoders
     from benchmark.encoders.pretrain import pretrain
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from benchmark import report
-from benchmark.config import load_params
+from benchmark.config import Params, load_params
 from benchmark.io import atomic_write_text
 from benchmark.paths import FIGURES, GROUPS, REPORTS, annotator_report, result_dir, rounds_plot
 from benchmark.stages import run
@@ -39,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     judges = {d: json.loads(annotator_report(d).read_text())["judge"] for d in grid.domains
               if annotator_report(d).is_file()}
     atomic_write_text(REPORTS / "summary.md", report.markdown(
-        summary, diffs_df, conf, grid.experiment, judges, saved))
+        summary, diffs_df, conf, grid.experiment, judges, saved, transfer_notes(params)))
     for stale in FIGURES.glob("*.png"):  # a figure this grid no longer draws must not linger
         stale.unlink()
     report.plot_robustness(summary, FIGURES / "robustness.png")
@@ -51,6 +51,20 @@ def main(argv: Sequence[str] | None = None) -> None:
         report.plot_rounds(rounds, ROUND_PANELS, FIGURES / "rounds.png")
     if not curves.empty:
         report.plot_label_efficiency(curves, rep.metrics[0], FIGURES / "label_efficiency.png")
+
+
+def transfer_notes(params: Params) -> dict[str, str]:
+    """Where each transfer domain's encoder and generator learnt (``transfer_from``)."""
+    notes = {}
+    for name in params.grid.domains:
+        spec = params.domains[name]
+        if spec.transfer_from is not None:
+            changed = ", ".join(f"`{k}: {v}`" for k, v in spec.transfer_from.options.items())
+            notes[name] = (f"**Transfer:** the encoder and the generator learnt on `{spec.source}` "
+                           f"with {changed or 'the same options'} (seed "
+                           f"{spec.transfer_from.seed}); the pool, the construction, the judge "
+                           "and the tests are this domain's own.")
+    return notes
 
 
 if __name__ == "__main__":

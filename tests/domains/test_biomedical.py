@@ -85,3 +85,18 @@ def test_too_small_images_are_refused() -> None:
 def test_missing_split_size_is_refused() -> None:
     with pytest.raises(ValueError, match="reference"):
         CellImages().build({k: v for k, v in SIZES.items() if k != "reference"}, seed=0)
+
+
+def test_site_weights_choose_the_training_sites() -> None:
+    only = CellImages(site_weights=[0, 1, 1]).build(SIZES, seed=3)
+    for name in ("seed", "pool", "val", "reference"):
+        assert set(np.unique(only[name].meta["site"])) == {1, 2}
+    assert set(np.unique(only["test_shift"].meta["site"])) == {3}  # the shift site stays
+
+
+@pytest.mark.parametrize("weights", [[1, 0], [1, -1, 1], [0, 0, 0]])
+def test_bad_site_weights_are_an_option_error(weights) -> None:
+    from benchmark.domain import OptionError
+
+    with pytest.raises(OptionError, match="site_weights"):
+        CellImages(site_weights=weights).build(SIZES, seed=3)

@@ -67,6 +67,16 @@ def test_shift_physics_only_in_test_shift(data: DomainData) -> None:
     assert data.info["shift"]["slope_deg"] == source.shift_slope
 
 
+def test_world_physics_sets_every_split_but_test_shift() -> None:
+    """Another physics for the splits a transfer domain learns on; the shift stays the ramp."""
+    heavy = HopperFalls(gravity=1.25, friction=0.8).build(TINY, seed=3)
+    for name in set(SPLITS) - {"test_shift"}:
+        meta = heavy[name].meta
+        assert (meta["gravity"] == 1.25).all() and (meta["friction"] == 0.8).all()
+    assert (heavy["test_shift"].meta["slope"] == HopperFalls().shift_slope).all()
+    assert heavy.info["world"] == {"slope_deg": 0.0, "gravity": 1.25, "friction": 0.8}
+
+
 def test_splits_share_no_episode(data: DomainData) -> None:
     episodes = [set(data[name].meta["episode"].tolist()) for name in SPLITS]
     for i, first in enumerate(episodes):
