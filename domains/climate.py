@@ -85,7 +85,9 @@ class Lorenz96(Domain):
     really differ in amplitude and in how often extremes occur). Independent ensemble members start
     from random states and are spun up; every split has its own members, so test windows never
     overlap training windows. An item is a sector and its ``halo`` neighbours on each side over
-    ``window`` observations (``C x T``), scaled by the training climatology's mean and std.
+    ``window`` observations, scaled by the training climatology's mean and std, followed by two
+    constant location channels, sin and cos of the centre sector's angle on the circle (``C x T``
+    with ``C = 2 * halo + 3``; channel ``halo`` is the centre sector).
 
     Classes: the centre sector's peak over the window, against the training climatology of that
     peak: ``calm`` below its ``calm_quantile``, ``extreme`` above its ``extreme_quantile``, else
@@ -101,6 +103,12 @@ class Lorenz96(Domain):
     Rare patterns: a pattern is a (region, class) pair. In ``seed`` the extremes of
     ``rare_regions`` (by default the two most strongly forced regions, where most extremes happen)
     are kept at ``rare_keep`` times their natural rate; every other split is natural.
+
+    Ceiling (how visible the patterns are at all: a 200-tree random forest trained on the pool's
+    pattern labels, scored on val; defaults, seed 0, pool 2000, val 300): the location channels
+    were added because the weather alone hardly tells the region (pattern 0.32, region 0.38,
+    where the largest val share is 0.16 and 0.30); with them the region is exact and the pattern
+    0.84 on the raw inputs (0.99 on per-channel max/mean/std/min), the class 0.87-0.91 (1.00).
     """
 
     modality = "sequence"
@@ -208,7 +216,9 @@ class Lorenz96(Domain):
             "forcing": self.sector_forcing(run.base)[where.sector].astype(np.float32),
             "member": where.member + first_member, "t0": where.t0, "peak": peak,
         }
-        return Split((x - clim.mean) / clim.std, y, region, meta).subset(keep)
+        weather = ((x - clim.mean) / clim.std).astype(np.float32)
+        x = np.concatenate([weather, self._location(where.sector)], axis=1)
+        return Split(x, y, region, meta).subset(keep)
 
     def _sample(self, rng: np.random.Generator, traj: np.ndarray, n: int) -> _Windows:
         """Distinct (member, sector, start) triples, drawn uniformly."""
@@ -222,6 +232,16 @@ class Lorenz96(Domain):
         sectors = (w.sector[:, None] + np.arange(-self.halo, self.halo + 1)) % self.n_sectors
         times = w.t0[:, None] + np.arange(self.window)
         return traj[w.member[:, None, None], times[:, None, :], sectors[:, :, None]]
+
+    def _location(self, sector: np.ndarray) -> np.ndarray:
+        """Two constant channels ``(n, 2, T)``: sin and cos of the centre sector's angle on the
+        circle, the coordinates a gridded climate field carries with every cell. Without them a
+        window hardly tells its region (the forcings differ by a few tenths of the weather's own
+        spread), so a (region, class) pattern would be invisible in the inputs.
+        """
+        angle = 2.0 * np.pi * np.asarray(sector) / self.n_sectors
+        coords = np.stack([np.sin(angle), np.cos(angle)], axis=1).astype(np.float32)
+        return np.repeat(coords[:, :, None], self.window, axis=2)
 
     def _thin(self, rng: np.random.Generator, region: np.ndarray, y: np.ndarray,
               n: int) -> np.ndarray:
@@ -243,5 +263,7 @@ class Lorenz96(Domain):
             "calm_quantile": self.calm_quantile, "extreme_quantile": self.extreme_quantile,
             "climatology_mean": clim.mean, "climatology_std": clim.std,
             "dt_obs": self.dt * self.obs_every,
+            "channels": f"sectors k-{self.halo}..k+{self.halo} scaled by the climatology "
+                        f"({2 * self.halo + 1}), sin and cos of 2 pi k / n_sectors (2)",
             "rare_patterns": [r * len(CLASS_NAMES) + EXTREME for r in self.rare_regions],
         }

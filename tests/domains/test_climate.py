@@ -10,6 +10,7 @@ from benchmark.domain import DOMAINS
 from domains.climate import EXTREME, Lorenz96, lorenz96_tendency
 
 SIZES = {"seed": 60, "pool": 300, "val": 40, "test_id": 200, "test_shift": 200, "reference": 40}
+WEATHER = 3  # the centre sector and one halo neighbour each side; two location channels follow
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +49,7 @@ def test_split_sizes_do_not_leak_into_other_splits(data: DomainData) -> None:
 
 
 def test_shapes_dtypes_and_vocabularies(data: DomainData) -> None:
-    assert data.modality == "sequence" and data.input_shape == (3, 64)
+    assert data.modality == "sequence" and data.input_shape == (5, 64)
     assert data.class_names == ["calm", "normal", "extreme"] and len(data.group_names) == 4
     assert len(data.pattern_names) == 12
     for name in SPLITS:
@@ -61,9 +62,23 @@ def test_shapes_dtypes_and_vocabularies(data: DomainData) -> None:
 
 
 def test_training_climatology_scales_inputs(data: DomainData) -> None:
-    pool = data["pool"].x
+    pool = data["pool"].x[:, :WEATHER]
     assert abs(pool.mean()) < 0.15 and 0.85 < pool.std() < 1.15
-    assert data["test_shift"].x.std() > 1.05 * pool.std()  # not re-normalised
+    assert data["test_shift"].x[:, :WEATHER].std() > 1.05 * pool.std()  # not re-normalised
+
+
+def test_location_channels_identify_the_region_exactly(data: DomainData) -> None:
+    """Constant sin/cos of the centre sector's angle: the region a pattern is defined by is seen."""
+    n_sectors = Lorenz96().n_sectors
+    for name in SPLITS:
+        split = data[name]
+        location = split.x[:, WEATHER:]
+        assert location.shape[1] == 2
+        np.testing.assert_array_equal(location, np.repeat(location[:, :, :1], 64, axis=2))
+        angle = np.arctan2(location[:, 0, 0], location[:, 1, 0]) % (2 * np.pi)
+        sector = np.rint(angle * n_sectors / (2 * np.pi)).astype(np.int64) % n_sectors
+        np.testing.assert_array_equal(sector, split.meta["sector"])
+        np.testing.assert_array_equal(Lorenz96().region_of(sector), split.group)
 
 
 def test_splits_use_disjoint_ensemble_members(data: DomainData) -> None:

@@ -7,10 +7,11 @@ import pytest
 
 from benchmark.data import SPLITS, DomainData
 from benchmark.domain import DOMAINS
-from domains.robotics import HopperFalls
+from domains.robotics import HopperFalls, Physics, _balance_action, _Robot
 
 TINY = {"seed": 40, "pool": 160, "val": 30, "test_id": 40, "test_shift": 40, "reference": 30}
 META = ("pattern", "payload", "gravity", "slope", "friction", "episode", "t")
+LOAD_FORWARD, LOAD_NORMAL = 25, 26  # the foot load cell's columns, after obs, its change, action
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +45,7 @@ def test_shapes_and_dtypes(data: DomainData) -> None:
     for name in SPLITS:
         split = data[name]
         assert len(split) == TINY[name]
-        assert split.x.dtype == np.float32 and split.x.shape == (TINY[name], 25)
+        assert split.x.dtype == np.float32 and split.x.shape == (TINY[name], 27)
         assert np.isfinite(split.x).all()
         assert set(np.unique(split.y)) <= {0, 1}
         assert set(np.unique(split.group)) <= set(range(len(data.group_names)))
@@ -94,6 +95,48 @@ def test_rare_patterns_rarer_in_seed_than_pool() -> None:
     share = {s: np.isin(built[s].meta["pattern"], rare).mean() for s in ("seed", "pool")}
     assert share["pool"] > 0
     assert share["seed"] < 0.5 * share["pool"]
+
+
+def test_foot_load_reads_the_robot_weight() -> None:
+    """A balancing robot's foot carries its weight, so the load cell weighs the payload."""
+    robot = _Robot("Hopper-v5", reset_noise=0.1)
+    try:
+        readings = {}
+        for scale in (1.0, 2.2):
+            robot.configure(scale, Physics())
+            obs, loads = robot.reset(0), []
+            for _ in range(40):
+                obs, fell = robot.step(np.clip(0.1 * _balance_action(obs), -1.0, 1.0))
+                loads.append(robot.foot_load())
+            assert not fell
+            weight = robot.env.model.body_mass.sum() * 9.81
+            readings[scale] = np.mean(loads, axis=0)
+            assert readings[scale][1] == pytest.approx(weight, rel=0.05)
+    finally:
+        robot.close()
+    assert readings[2.2][1] > 1.2 * readings[1.0][1]
+
+
+def test_foot_load_makes_the_payload_visible(data: DomainData) -> None:
+    """At a given motion (a linear fit on the other features) the normal load grows with payload.
+
+    Without the load columns nothing in the items tells the payload apart (issue 9's ceiling).
+    """
+    assert "foot load" in data.info["features"]
+    x = np.concatenate([data[s].x for s in ("seed", "pool")])
+    payload = np.concatenate([data[s].group for s in ("seed", "pool")])
+    motion = np.column_stack([x[:, :LOAD_FORWARD], np.ones(len(x))])
+    coef, *_ = np.linalg.lstsq(motion, x[:, LOAD_NORMAL], rcond=None)
+    residual = x[:, LOAD_NORMAL] - motion @ coef
+    means = [residual[payload == p].mean() for p in range(len(data.group_names))]
+    assert means == sorted(means)
+    assert means[-1] - means[0] > residual.std()
+
+
+def test_foot_load_feels_the_ramp(data: DomainData) -> None:
+    """On the ramp friction holds the foot against the slope: a backward load, unlike the flat."""
+    flat = np.concatenate([data[s].x[:, LOAD_FORWARD] for s in ("seed", "pool")])
+    assert data["test_shift"].x[:, LOAD_FORWARD].mean() < flat.mean() - 0.5
 
 
 def test_rejects_robot_without_hopper_layout() -> None:
