@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import adjusted_mutual_info_score
 
 from benchmark import patterns as pt
@@ -98,3 +99,77 @@ def test_discovery_scores_on_a_constructed_case() -> None:
     assert mixed["rare_recall"] == 0.5
     assert np.isnan(pt.discovery_scores(clusters, pattern, np.array([], dtype=int), gaps,
                                         1)["rare_recall"])
+
+
+def _with_extra_blob(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """D from two blobs; the pool from the same two plus a third, absent from D (pattern 2)."""
+    rng = np.random.default_rng(seed)
+    centres = np.array([[0.0, 0.0, 0.0, 0.0], [6.0, 0.0, 0.0, 0.0], [0.0, 6.0, 6.0, 0.0]])
+    pattern_d = np.repeat([0, 1], 40)
+    pattern_ref = np.repeat([0, 1, 2], [80, 80, 20])
+    noise = lambda n: rng.normal(0, 0.5, (n, 4))  # noqa: E731
+    return (centres[pattern_d] + noise(len(pattern_d)),
+            centres[pattern_ref] + noise(len(pattern_ref)), pattern_ref)
+
+
+def test_density_ratio_ranks_the_blob_missing_from_d_first() -> None:
+    z_d, z_ref, pattern = _with_extra_blob()
+    score = pt.density_ratio(z_d, z_ref, folds=5, seed=0)
+    assert score.shape == (len(z_ref),) and np.all((score >= 0) & (score <= 1))
+    assert score[pattern == 2].min() > score[pattern != 2].max()
+    # the top 20 of 180 are the 20 rare items: lift = 1 / (20 / 180) = 9
+    assert pt.top_lift(score, pattern, np.array([2]), 20 / 180) == pytest.approx(9.0)
+    np.testing.assert_array_equal(score, pt.density_ratio(z_d, z_ref, folds=5, seed=0))
+
+
+class _Memoriser(ClassifierMixin, BaseEstimator):
+    """p(ref | x) = 1 for exactly the rows it was fitted on, 0 for any other: a model that
+    only memorises. Records how many rows each fit saw.
+    """
+
+    fitted_sizes: list[int] = []
+
+    def fit(self, z: np.ndarray, side: np.ndarray) -> "_Memoriser":
+        self.classes_ = np.unique(side)
+        self.seen_ = {row.tobytes() for row in z}
+        _Memoriser.fitted_sizes.append(len(z))
+        return self
+
+    def predict_proba(self, z: np.ndarray) -> np.ndarray:
+        seen = np.array([row.tobytes() in self.seen_ for row in z], dtype=np.float64)
+        return np.column_stack([1.0 - seen, seen])
+
+
+def test_density_ratio_never_scores_an_item_with_a_model_that_saw_it() -> None:
+    z_d, z_ref, _ = _with_extra_blob()
+    _Memoriser.fitted_sizes.clear()
+    score = pt.density_ratio(z_d, z_ref, folds=4, seed=1, estimator=_Memoriser())
+    np.testing.assert_array_equal(score, np.zeros(len(z_ref)))  # in-sample would give all 1
+    assert len(_Memoriser.fitted_sizes) == 4
+    _Memoriser.fitted_sizes.clear()  # cap: 3/4 of D's 80 items + 50 of the pool's per fit
+    capped = pt.density_ratio(z_d, z_ref, folds=4, seed=1, cap=50, estimator=_Memoriser())
+    np.testing.assert_array_equal(capped, np.zeros(len(z_ref)))
+    assert _Memoriser.fitted_sizes == [60 + 50] * 4
+
+
+def test_top_lift_on_a_constructed_case() -> None:
+    score = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.0])
+    pattern = np.array([2, 0, 2, 0, 0, 0, 0, 0, 0, 2])  # rare share 3/10
+    assert pt.top_lift(score, pattern, np.array([2]), 0.2) == pytest.approx(0.5 / 0.3)
+    assert pt.top_lift(score, pattern, np.array([2]), 0.3) == pytest.approx((2 / 3) / 0.3)
+    assert pt.top_lift(score, pattern, np.array([2]), 1.0) == pytest.approx(1.0)
+    assert np.isnan(pt.top_lift(score, pattern, np.array([5]), 0.2))
+
+
+def test_pattern_ceiling_separable_vs_random_patterns() -> None:
+    z, truth = _blobs(300)
+    train, held = np.arange(0, 300, 2), np.arange(1, 300, 2)
+    clear = pt.pattern_ceiling(z[train], truth[train], z[held], truth[held], trees=20, jobs=1)
+    assert clear["acc"] == 1.0
+    noise = np.random.default_rng(0).choice(3, 300, p=[0.6, 0.2, 0.2])
+    blind = pt.pattern_ceiling(z[train], noise[train], z[held], noise[held], trees=20, jobs=1)
+    assert blind["majority"] == pytest.approx((noise[held] == 0).mean())
+    assert blind["acc"] < blind["majority"] + 0.1
+    one = pt.pattern_ceiling(z[train], truth[train], z[held], truth[held], cap=1, trees=20,
+                             jobs=1)  # one training item: the forest can only answer its class
+    assert one["acc"] == one["majority"] == pytest.approx(1 / 3)

@@ -4,8 +4,13 @@ cluster's deficit and weakness, and score the discovery against the simulator's 
 The pattern table comes from the pretrained encoder and ``patterns.algorithm``. Discovery scores
 (AMI, rare-pattern recall in the top-deficit clusters, for k-means and the Gaussian mixture) and
 a linear probe (fitted on seed, scored on val) are reported for the pretrained encoder beside two
-baselines: the same encoder untrained, and the raw inputs. Outputs: the report (DVC metrics), a
-2-D map of the clusters coloured by deficit (DVC plot), and a W&B run ``<domain>-patterns``.
+baselines: the same encoder untrained, and the raw inputs. Two yardsticks sit beside the
+discovery scores where true patterns exist: per feature set, the rare-pattern lift of ranking the
+pool item by item by a cross-fitted density ratio p(pool | x) instead of by cluster deficit
+(``density_ratio``), and, for the raw inputs and the pretrained embeddings, how well a supervised
+forest recovers the true patterns at all (``ceiling``). Both are measurements only; the adaptive
+method does not use them. Outputs: the report (DVC metrics), a 2-D map of the clusters coloured
+by deficit (DVC plot), and a W&B run ``<domain>-patterns``.
 """
 
 from __future__ import annotations
@@ -34,6 +39,13 @@ from benchmark.stages import domain_args, run
 
 RAW = "raw"
 _SPLITS = ("seed", "pool", "val")
+# The yardsticks' settings are fixed here rather than in params.yaml: they measure, they steer
+# nothing. Cap and trees keep the ceiling at a few seconds per feature set on 2 cores (100 trees
+# score within 0.04 of 200 on the simulators), and the cap holds it flat for the paper's pool.
+CEILING_FEATURES = (RAW, PRETRAINED)
+CEILING_CAP, CEILING_TREES, CEILING_JOBS = 5000, 100, 2
+DENSITY_FOLDS, DENSITY_CAP = 5, 5000
+TOP_FRACTION = 0.1  # density-ratio lift: the top 10% of the pool by p(pool | x)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -49,6 +61,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     features = {name: _embeddings(args.domain, name) for name in (PRETRAINED, RANDOM_INIT)}
     features[RAW] = {s: data[s].x.reshape(len(data[s]), -1) for s in _SPLITS}
     rare = _rare(data, cfg)
+    lap = time.perf_counter()
+    ratios = _density_ratios(features, cfg) if rare is not None else {}
+    ratio_s = time.perf_counter() - lap
     fits = {name: {alg: pt.discover(z["seed"], z["pool"], cfg.k, cfg.seed, alg, cfg.components,
                                     cfg.covariance) for alg in pt.ALGORITHMS}
             for name, z in features.items()}
@@ -56,9 +71,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     report = {
         "k": cfg.k, "algorithm": cfg.algorithm, "top": cfg.top, "rare_ratio": cfg.rare_ratio,
         "rare_patterns": [data.pattern_names[p] for p in rare] if rare is not None else None,
-        "scores": {name: _scores(z, data, fits[name], rare, cfg) for name, z in features.items()},
+        "scores": {name: _scores(z, data, fits[name], rare, cfg, ratios.get(name))
+                   for name, z in features.items()},
         "clusters": cluster_table(primary, features[PRETRAINED], data, cfg),
     }
+    lap = time.perf_counter()
+    report["ceiling"] = _ceilings(features, data, cfg)
+    report["compute/ceiling_s"] = round(time.perf_counter() - lap, 3)
+    report["compute/density_ratio_s"] = round(ratio_s, 3)
     report["compute/patterns_s"] = round(time.perf_counter() - start, 3)
     atomic_write_json(pattern_report(args.domain), _clean(report))
     plot_map(primary, features[PRETRAINED], data, rare, args.domain)
@@ -83,8 +103,11 @@ def _rare(data: DomainData, cfg: PatternsParams) -> np.ndarray | None:
 
 
 def _scores(z: Mapping[str, np.ndarray], data: DomainData, fits: Mapping[str, pt.Patterns],
-            rare: np.ndarray | None, cfg: PatternsParams) -> dict[str, Any]:
-    """Linear probe (seed -> val) and, where true patterns exist, discovery per algorithm."""
+            rare: np.ndarray | None, cfg: PatternsParams,
+            ratio: np.ndarray | None = None) -> dict[str, Any]:
+    """Linear probe (seed -> val) and, where true patterns exist, discovery per algorithm and
+    the density-ratio ranking's lift beside it.
+    """
     out: dict[str, Any] = {"probe_acc": pt.linear_probe(z["seed"], data["seed"].y, z["val"],
                                                         data["val"].y, cfg.seed)}
     if rare is None:
@@ -94,7 +117,43 @@ def _scores(z: Mapping[str, np.ndarray], data: DomainData, fits: Mapping[str, pt
         gaps = pt.deficit(found.assign(z["seed"]), pool_labels, cfg.k)
         out[alg] = pt.discovery_scores(pool_labels, data["pool"].meta["pattern"], rare, gaps,
                                        cfg.top)
+    if ratio is not None:
+        out["density_ratio"] = _ratio_lift(ratio, data, rare, out[cfg.algorithm]["top_coverage"])
     return out
+
+
+def _density_ratios(features: Mapping[str, Mapping[str, np.ndarray]],
+                    cfg: PatternsParams) -> dict[str, np.ndarray]:
+    """Per feature set, each pool item's cross-fitted p(pool | x) against seed (D)."""
+    return {name: pt.density_ratio(z["seed"], z["pool"], DENSITY_FOLDS, cfg.seed, DENSITY_CAP)
+            for name, z in features.items()}
+
+
+def _ratio_lift(ratio: np.ndarray, data: DomainData, rare: np.ndarray,
+                coverage: float) -> dict[str, float]:
+    """Rare-pattern lift of the pool ranked by p(pool | x), defined as the clusters'
+    ``rare_lift`` (rare share in the chosen items / rare share in the pool): ``rare_lift`` for
+    the top :data:`TOP_FRACTION` of the pool, ``rare_lift_at_coverage`` for the top items
+    covering the same share of the pool as ``patterns.algorithm``'s top-deficit clusters (the
+    like-for-like comparison with its ``rare_lift``).
+    """
+    pattern = data["pool"].meta["pattern"]
+    return {"top_fraction": TOP_FRACTION,
+            "rare_lift": pt.top_lift(ratio, pattern, rare, TOP_FRACTION),
+            "rare_lift_at_coverage": pt.top_lift(ratio, pattern, rare, coverage)}
+
+
+def _ceilings(features: Mapping[str, Mapping[str, np.ndarray]], data: DomainData,
+              cfg: PatternsParams) -> dict[str, dict[str, float]] | None:
+    """Per feature set of :data:`CEILING_FEATURES`: a forest trained on the pool's true
+    patterns, scored on val, beside the majority answer; None without true patterns.
+    """
+    if not _has_truth(data):
+        return None
+    pool, val = data["pool"].meta["pattern"], data["val"].meta["pattern"]
+    return {name: pt.pattern_ceiling(features[name]["pool"], pool, features[name]["val"], val,
+                                     CEILING_CAP, CEILING_TREES, cfg.seed, CEILING_JOBS)
+            for name in CEILING_FEATURES}
 
 
 def cluster_table(found: pt.Patterns, z: Mapping[str, np.ndarray], data: DomainData,
@@ -191,7 +250,8 @@ def _track(params: Any, domain: str, report: dict[str, Any]) -> None:
               "pretrain": as_dict(params.pretrain)}
     clean = _clean(report)
     track_domain_report(params.tracking, params.grid.experiment, domain, "patterns", config,
-                        clean["scores"], pattern_map(domain), {"clusters": clean["clusters"]})
+                        {**clean["scores"], "ceiling": clean["ceiling"]}, pattern_map(domain),
+                        {"clusters": clean["clusters"]})
 
 
 if __name__ == "__main__":
