@@ -9,8 +9,11 @@ Each round, from the harness's own parts:
 3. a synthetic budget is allocated over clusters by deficit x weakness (``budget.allocate``),
    each cluster's items aimed at the classes the committee gets wrong there, and generated;
 4. people verify the synthetic items (cheap: a proposed label) and label real pool items ranked
-   by an acquisition function weighted by cluster priority and group lag — clusters the
-   generator fails on get their share through real items instead;
+   by an acquisition function weighted by cluster priority, group lag and, item by item, the
+   density ratio p(pool | x) / p(D | x) of a classifier telling the remaining pool from D
+   (``density_ratio``): a cluster is a coarse unit, and an item the seed set lacks may sit in a
+   cluster D already fills — clusters the generator fails on get their share through real
+   items instead;
 5. optionally, confident synthetic items on which the whole committee agrees join unpaid as
    pseudo-labels (``pseudo_label``; off by default, see the class docstring).
 
@@ -53,6 +56,7 @@ class Adaptive(Method):
     worst-group term (0 = off); ``min_accept``: a cluster whose generated items people accepted
     less often than this (after ``min_reviews``) gets no more synthetic items;
     ``retarget``: weight of the boosts from earlier rounds' metrics (0 = off, module docstring);
+    ``density_ratio``: exponent of the per-item density-ratio weight of real items (0 = off);
     ``pseudo_label`` (off by default) lets unreviewed synthetic items join when every committee
     member predicts the target class with mean confidence >= ``pseudo_confidence``. Off, because
     generators that target poorly on CPU budgets make an unverified item too often off-class,
@@ -64,12 +68,14 @@ class Adaptive(Method):
     def __init__(self, acquisition: str = "bald", synthetic_share: float = 0.5,
                  tradeoff: float = 0.5, fairness: float = 1.0, min_accept: float = 0.3,
                  min_reviews: int = 5, members: int = 5, pseudo_label: bool = False,
-                 pseudo_confidence: float = 0.95, retarget: float = 1.0) -> None:
+                 pseudo_confidence: float = 0.95, retarget: float = 1.0,
+                 density_ratio: float = 1.0) -> None:
         self.acquisition, self.synthetic_share, self.tradeoff = (
             acquisition, synthetic_share, tradeoff)
         self.fairness, self.min_accept, self.min_reviews = fairness, min_accept, min_reviews
         self.members, self.pseudo_label = members, pseudo_label
         self.pseudo_confidence, self.retarget = pseudo_confidence, retarget
+        self.density_ratio = density_ratio
 
     # ------------------------------------------------------------------ propose
     def propose(self, ctx: RoundContext) -> Candidates:
@@ -138,9 +144,11 @@ class Adaptive(Method):
                    ) * np.where(known, table["group_boost"][at], 1.0)
         rule = ACQUISITIONS.get(self.acquisition)()
         real = np.flatnonzero(~syn)
+        item_w = _rarity(found.z_dataset, found.z[real], self.density_ratio,
+                         ctx.seed * 1000 + ctx.round)
         order = rule.order(found.proba[:, real], found.z[real], found.z_dataset,
                            int(ctx.budget // ctx.costs["label"]) + 1, ctx.rng,
-                           weight=(weight * group_w)[real])
+                           weight=(weight * group_w)[real] * item_w)
         synthetic = np.flatnonzero(syn)
         verify = label_requests(cands, synthetic, "verify", cands.meta["target_label"])
         return verify + label_requests(cands, real[order])
@@ -158,6 +166,18 @@ def _allocate(n: int, table: dict[str, Any], tradeoff: float,
 
     scale = table["fair_scale"] * (~table["failed"] if respect_failures else 1.0)
     return allocate(n, table["deficit"], table["weakness"], tradeoff, scale=scale)
+
+
+def _rarity(z_d: np.ndarray, z_pool: np.ndarray, power: float, seed: int) -> np.ndarray:
+    """Per pool item, (w / mean w) ** ``power`` with w = p / (1 - p) the density ratio of a
+    cross-fitted classifier telling the pool from D (``benchmark.patterns.density_ratio``):
+    above 1 where the pool has items D lacks. Ones when off or with too few items to fit.
+    """
+    if power == 0 or len(z_d) < 2 or len(z_pool) < 2:
+        return np.ones(len(z_pool))
+    p = np.clip(pt.density_ratio(z_d, z_pool, seed=seed), 0.02, 0.98)  # w in [1/49, 49]
+    w = p / (1.0 - p)
+    return (w / w.mean()) ** power
 
 
 def _targets(counts: np.ndarray, need: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -90,9 +90,12 @@ def pool_candidates(pool: Split, taken: set[str]) -> Candidates:
 
 def construct(method: Method, seed: Split, pool: Split, val: Split, n_classes: int,
               annotator: SimulatedAnnotator, params: ConstructParams, run_seed: int,
-              state_path: str | Path, resources: Any = None, progress: Any = None
+              state_path: str | Path, resources: Any = None, progress: Any = None,
+              pool_patterns: np.ndarray | None = None, rare_ratio: float = 0.5
               ) -> Construction:
-    """Run (or resume) the loop and return the constructed dataset."""
+    """Run (or resume) the loop and return the constructed dataset. ``pool_patterns``: the
+    simulator's true pattern per pool item, hidden like the labels (the harness's
+    ``rare_lift_bought``; rare as ``patterns.rare_ratio`` defines it)."""
     fingerprint = annotator.ledger.fingerprint
     truth = getattr(annotator, "truth", None)  # the simulator's hidden labels (harness only)
     state = load_state(state_path, fingerprint) or Construction(seed_dataset(seed))
@@ -116,7 +119,7 @@ def construct(method: Method, seed: Split, pool: Split, val: Split, n_classes: i
         if log is None:
             state.stop_reason = "no_candidates"
             break
-        log.update(harness_metrics(state.dataset, seed, truth))
+        log.update(harness_metrics(state.dataset, seed, truth, pool_patterns, rare_ratio))
         state.rounds.append(log)
         # an early stop only counts when the run would otherwise go on
         goes_on = round_ < params.rounds and params.budget - state.cost >= cheapest - EPS
@@ -140,12 +143,15 @@ def method_view(rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: v for k, v in log.items() if not k.startswith(HARNESS)} for log in rounds]
 
 
-def harness_metrics(dataset: Split, seed: Split, truth: Mapping[str, int] | None
+def harness_metrics(dataset: Split, seed: Split, truth: Mapping[str, int] | None,
+                    pool_patterns: np.ndarray | None = None, rare_ratio: float = 0.5
                     ) -> dict[str, float]:
     """Label quality of D from labels no method sees: accuracy over D's items whose truth is
     known (seed items and real pool items the simulator labels; a synthetic item has none — the
     judge's label is the answer a person gave, so it would only measure annotator noise),
-    over its added pool items alone, and the share of D whose truth is known.
+    over its added pool items alone, and the share of D whose truth is known. Where the
+    simulator records true patterns, also ``rare_lift_bought``: did the method buy the real
+    items the seed set lacks (:func:`rare_lift_bought`)?
     """
     from benchmark.metrics.diversity import label_accuracy
 
@@ -157,10 +163,36 @@ def harness_metrics(dataset: Split, seed: Split, truth: Mapping[str, int] | None
         elif truth is not None and item in truth:
             true[row] = truth[item]
     known = true >= 0
-    pool = known & np.char.startswith(dataset.meta["item"].astype(str), "pool:")
-    return {f"{HARNESS}label_accuracy": label_accuracy(dataset.y, true, known),
-            f"{HARNESS}label_accuracy_pool": label_accuracy(dataset.y, true, pool),
-            f"{HARNESS}label_known": float(known.mean()) if len(known) else math.nan}
+    in_pool = known & np.char.startswith(dataset.meta["item"].astype(str), "pool:")
+    out = {f"{HARNESS}label_accuracy": label_accuracy(dataset.y, true, known),
+           f"{HARNESS}label_accuracy_pool": label_accuracy(dataset.y, true, in_pool),
+           f"{HARNESS}label_known": float(known.mean()) if len(known) else math.nan}
+    if pool_patterns is not None and "pattern" in seed.meta:
+        out[f"{HARNESS}rare_lift_bought"] = rare_lift_bought(dataset, seed.meta["pattern"],
+                                                             pool_patterns, rare_ratio)
+    return out
+
+
+def rare_lift_bought(dataset: Split, seed_patterns: np.ndarray, pool_patterns: np.ndarray,
+                     rare_ratio: float) -> float:
+    """Share of rare true patterns among the real pool items in D over their share in the
+    pool: 1 = bought blind, above 1 = found what the seed set lacks (rare: a pattern whose seed
+    share is below ``rare_ratio`` times its pool share, ``benchmark.patterns.rare_patterns``).
+    The item-level twin of the pattern report's ``rare_lift``; nan before any pool item.
+    """
+    from benchmark.patterns import rare_patterns
+
+    pattern = np.asarray(pool_patterns, np.int64)
+    seed_patterns = np.asarray(seed_patterns, np.int64)
+    n = int(max(pattern.max(initial=0), seed_patterns.max(initial=0))) + 1
+    is_rare = np.isin(pattern, rare_patterns(seed_patterns, pattern, n, rare_ratio))
+    items = dataset.meta["item"].astype(str)
+    bought = np.array([int(i.partition(":")[2]) for i in items[np.char.startswith(items,
+                                                                                   "pool:")]],
+                      np.int64)
+    if not len(bought) or not is_rare.any():
+        return math.nan
+    return float(is_rare[bought].mean() / is_rare.mean())
 
 
 def early_stop(rounds: list[dict[str, Any]], stop: StopParams) -> str | None:

@@ -4,6 +4,8 @@ and the harness-only label accuracy staying out of the method's reach."""
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -19,7 +21,7 @@ from tests.test_methods import COSTS, resources, toy  # noqa: F401  (fixtures)
 
 
 def _construct(domain, res, path, method="random", budget=12.0, rounds=3,
-               stop=None, error_rate=0.0):
+               stop=None, error_rate=0.0, pool_patterns=None):
     stop = stop or StopParams()
     pool = domain["pool"]
     ledger = Ledger(path / "ledger.jsonl", f"{budget}-{rounds}-{stop}-{error_rate}")
@@ -30,7 +32,7 @@ def _construct(domain, res, path, method="random", budget=12.0, rounds=3,
     hidden = Split(pool.x, np.full(len(pool), -1), pool.group)
     result = run_loop(method, domain["seed"], hidden, domain["val"], domain.n_classes,
                       annotator, ConstructParams(budget, rounds, stop), 0, path / "state.npz",
-                      res)
+                      res, pool_patterns=pool_patterns)
     return result, ledger
 
 
@@ -180,3 +182,50 @@ def test_retargeting_raises_a_lagging_cluster_and_group(toy, resources) -> None:
     np.testing.assert_array_equal(off["cluster_boost"], np.ones(k))
     no_fair = Adaptive(fairness=0.0).pattern_table(_ctx(toy, resources, history))
     np.testing.assert_array_equal(no_fair["group_boost"], np.ones(2))
+
+
+# --------------------------------------------------------------------------- rare items bought
+
+
+def _dataset(items: list[str]) -> Split:
+    n = len(items)
+    return Split(np.zeros((n, 2)), np.zeros(n), np.zeros(n), {"item": np.array(items)})
+
+
+def test_rare_lift_bought_by_hand() -> None:
+    from benchmark.loop import rare_lift_bought
+
+    seed_patterns = np.array([0, 0, 0, 0, 1, 1, 1, 1])  # pattern 2 absent from seed: rare
+    pool_patterns = np.array([0, 1, 2, 2, 0, 1, 0, 1, 2, 2])  # 4 of 10 rare
+    bought = _dataset(["seed:0", "seed:1", "pool:2", "pool:3", "pool:0", "synth:1:0"])
+    # 2 of 3 bought pool items rare, over 0.4 in the pool
+    assert rare_lift_bought(bought, seed_patterns, pool_patterns, 0.5) == pytest.approx(
+        (2 / 3) / 0.4)
+    assert np.isnan(rare_lift_bought(_dataset(["seed:0"]), seed_patterns, pool_patterns, 0.5))
+
+
+def test_the_loop_records_rare_lift_only_with_true_patterns(toy, resources, tmp_path  # noqa: F811
+                                                            ) -> None:
+    result, _ = _construct(toy, resources, tmp_path / "a", rounds=1)
+    assert f"{HARNESS}rare_lift_bought" not in result.rounds[0]  # no patterns passed
+    seed = toy["seed"]
+    marked = copy.copy(toy)  # the module's fixture stays as it is
+    marked.splits = {**toy.splits, "seed": Split(seed.x, seed.y, seed.group,
+                                                 {**seed.meta, "pattern": seed.y.copy()})}
+    patterns = np.where(np.arange(len(toy["pool"])) % 5 == 0, 99, toy["pool"].y)  # 99: rare
+    result, _ = _construct(marked, resources, tmp_path / "b", rounds=1, pool_patterns=patterns)
+    (log,) = result.rounds
+    assert 0.0 <= log[f"{HARNESS}rare_lift_bought"] <= 5.0  # at most 1 / (rare pool share)
+    assert "rare_lift_bought" not in method_view(result.rounds)[0]
+
+
+def test_rarity_favours_the_items_d_lacks() -> None:
+    from benchmark.adaptive import _rarity
+
+    rng = np.random.default_rng(0)
+    z_d = rng.normal(0, 1, (200, 4))
+    z_pool = np.concatenate([rng.normal(0, 1, (300, 4)), rng.normal(6, 1, (60, 4))])
+    w = _rarity(z_d, z_pool, 1.0, seed=0)
+    assert w.mean() == pytest.approx(1.0)
+    assert w[300:].min() > np.median(w[:300]) and w[300:].mean() > 3 * w[:300].mean()
+    np.testing.assert_array_equal(_rarity(z_d, z_pool, 0.0, seed=0), np.ones(len(z_pool)))

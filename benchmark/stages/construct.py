@@ -148,7 +148,8 @@ def construct_cell(method_name: str, seed: int) -> str | None:
     try:
         result = construct(method, data["seed"], hidden, data["val"], data.n_classes,
                            annotator, params.construct, seed, out / STATE, res,
-                           _Progress(name, params))
+                           _Progress(name, params), pool.meta.get("pattern"),
+                           params.patterns.rare_ratio)
     except AwaitingAnswers as waiting:
         return str(waiting)
     save_split(result.dataset, out / DATASET)
