@@ -219,12 +219,36 @@ class TrainParams:
                  self.accelerator, "one of 'auto', 'cpu', 'gpu', 'cuda', 'mps'")
 
 
+IMAGE_VIEWS = ("rgb", "standardised", "od")
+POOLINGS = ("mean", "cls", "both")
+
+
 @dataclass(frozen=True)
 class ImageEncoderParams:
-    """ViT-MAE specifics: square patch side (pixels) and the share of patches hidden."""
+    """ViT-MAE specifics: square patch side (pixels), the share of patches hidden, the view of
+    each image the model sees (``rgb``; ``standardised`` per image and channel; ``od``: optical
+    density, standardised per image), the pooling of its tokens (``mean`` of the patch tokens,
+    ``cls``, or ``both`` concatenated), whether a per-image colour summary is appended to the
+    embedding, the strength of random stain (colour) jitter while pretraining (0: none),
+    whether the reconstruction targets are normalised per patch (MAE's ``norm_pix_loss``) and
+    whether the embedding is averaged over the image's 8 rotations and flips (``dihedral``).
+    """
 
     patch_size: int
     mask_ratio: float
+    view: str = "rgb"
+    pooling: str = "mean"
+    colour: bool = False
+    stain_jitter: float = 0.0
+    norm_pix: bool = False
+    dihedral: bool = False
+
+    def __post_init__(self) -> None:
+        _require(self.patch_size >= 1, "image.patch_size", self.patch_size, "a positive integer")
+        _require(self.view in IMAGE_VIEWS, "image.view", self.view, f"one of {IMAGE_VIEWS}")
+        _require(self.pooling in POOLINGS, "image.pooling", self.pooling, f"one of {POOLINGS}")
+        _require(self.stain_jitter >= 0, "image.stain_jitter", self.stain_jitter,
+                 "a non-negative strength")
 
 
 @dataclass(frozen=True)
@@ -353,6 +377,10 @@ class GeneratorParams:
     seed: int = 0
     threads: int = 1  # torch CPU threads; 1 avoids OpenMP oversubscription on small models
     curve: bool = False  # also fit D as it stood after each earlier round: accuracy vs cost
+    prediction: str = "v_prediction"    # the scheduler's prediction_type: v_prediction | epsilon
+    schedule: str = "squaredcos_cap_v2"  # the scheduler's beta_schedule
+    snr_gamma: float = 5.0  # min-SNR-gamma loss weight cap (0: plain MSE)
+    ema: float = 0.999      # EMA decay cap of the weights kept (0: no EMA)
 
     def __post_init__(self) -> None:
         for key in ("batch_size", "timesteps", "width", "sample_steps", "eval_samples",
@@ -361,6 +389,12 @@ class GeneratorParams:
         _require(self.lr > 0, "lr", self.lr, "a positive learning rate")
         _require(0 <= self.drop < 1, "drop", self.drop, "a probability in [0, 1)")
         _require(self.sampler in ("ddim", "dpm"), "sampler", self.sampler, "one of 'ddim', 'dpm'")
+        _require(self.prediction in ("v_prediction", "epsilon"), "prediction", self.prediction,
+                 "one of 'v_prediction', 'epsilon'")
+        _require(self.schedule in ("linear", "scaled_linear", "squaredcos_cap_v2"), "schedule",
+                 self.schedule, "one of 'linear', 'scaled_linear', 'squaredcos_cap_v2'")
+        _require(self.snr_gamma >= 0, "snr_gamma", self.snr_gamma, "a cap >= 0 (0: off)")
+        _require(0 <= self.ema < 1, "ema", self.ema, "a decay in [0, 1) (0: off)")
         _require(self.eval_samples >= 6, "eval_samples", self.eval_samples,
                  "at least 6 (PRDC uses k = 5 neighbours)")
         _require(len(self.channels) >= 1 and all(c >= 8 and c % 8 == 0 for c in self.channels),

@@ -1,6 +1,10 @@
 """One denoiser per modality behind a single call ``predict(x, t, label, cluster)``.
 
-Null tokens: ``label == n_classes`` and ``cluster == k`` mean "unconditioned".
+Null tokens: ``label == n_classes`` and ``cluster == k`` mean "unconditioned". Every denoiser
+conditions on one code per label plus one per cluster (a factorised condition: learnt embeddings
+summed for images and tables, one-hot channels for sequences, which the first convolution maps
+to the same sum): a (label, cluster) pair that is rare in the seed set still gets both halves of
+its code, which one embedding per pair would learn from only the items with that exact pair.
 """
 
 from __future__ import annotations
@@ -39,16 +43,36 @@ class MLPDenoiser(ModelMixin, ConfigMixin):
         return self.out(h)
 
 
+class ConditionalUNet2D(ModelMixin, ConfigMixin):
+    """Images: ``UNet2DModel(class_embed_type="identity")`` whose class input is the sum of a
+    label and a cluster embedding (each with a null row), added to the time embedding of every
+    ResNet block.
+    """
+
+    @register_to_config
+    def __init__(self, shape: tuple[int, ...], n_classes: int, k: int,
+                 channels: tuple[int, ...] = (16, 32, 32)):
+        super().__init__()
+        blocks = len(channels)
+        self.unet = UNet2DModel(
+            sample_size=shape[1], in_channels=shape[0], out_channels=shape[0],
+            block_out_channels=tuple(channels), layers_per_block=1, norm_num_groups=8,
+            down_block_types=("DownBlock2D",) * blocks, up_block_types=("UpBlock2D",) * blocks,
+            class_embed_type="identity")
+        dim = channels[0] * 4  # UNet2DModel's time_embed_dim
+        self.label = nn.Embedding(n_classes + 1, dim)
+        self.cluster = nn.Embedding(k + 1, dim)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, label: torch.Tensor,
+                cluster: torch.Tensor) -> torch.Tensor:
+        return self.unet(x, t, class_labels=self.label(label) + self.cluster(cluster)).sample
+
+
 def build(modality: str, shape: tuple[int, ...], n_classes: int, k: int,
           channels: list[int], width: int) -> nn.Module:
     """A fresh denoiser for ``modality`` (sizes from ``params.generator.model``)."""
     if modality == "image":
-        blocks = len(channels)
-        return UNet2DModel(
-            sample_size=shape[1], in_channels=shape[0], out_channels=shape[0],
-            block_out_channels=tuple(channels), layers_per_block=1, norm_num_groups=8,
-            down_block_types=("DownBlock2D",) * blocks, up_block_types=("UpBlock2D",) * blocks,
-            num_class_embeds=(n_classes + 1) * (k + 1))
+        return ConditionalUNet2D(tuple(shape), n_classes, k, tuple(channels))
     if modality == "sequence":
         # UNet1DModel has no class input: the two conditions enter as constant one-hot channels.
         # Its residual-temporal blocks (the Janner et al. planner layout) feed the time embedding
@@ -68,7 +92,7 @@ def build(modality: str, shape: tuple[int, ...], n_classes: int, k: int,
 
 
 def load(modality: str, folder: str) -> nn.Module:
-    cls = {"image": UNet2DModel, "sequence": UNet1DModel, "tabular": MLPDenoiser}[modality]
+    cls = {"image": ConditionalUNet2D, "sequence": UNet1DModel, "tabular": MLPDenoiser}[modality]
     return cls.from_pretrained(folder)
 
 
@@ -76,8 +100,6 @@ def predict(model: nn.Module, x: torch.Tensor, t: torch.Tensor, label: torch.Ten
             cluster: torch.Tensor, n_classes: int, k: int) -> torch.Tensor:
     """The predicted noise for a batch, whatever the modality."""
     t = t.expand(len(x)) if t.dim() == 0 else t
-    if isinstance(model, UNet2DModel):
-        return model(x, t, class_labels=label * (k + 1) + cluster).sample
     if isinstance(model, UNet1DModel):
         hot = torch.cat([nn.functional.one_hot(label, n_classes + 1),
                          nn.functional.one_hot(cluster, k + 1)], dim=1).to(x.dtype)

@@ -29,8 +29,9 @@ def sample(gen: Generator, n: int, label: int | np.ndarray | None = None,
            ) -> tuple[np.ndarray, dict[str, Any]]:
     """``n`` items in data units (float32) and their ``meta`` columns.
 
-    Guidance mixes conditional and null predictions, ``eps = eps_null + w (eps_cond - eps_null)``
-    (Ho & Salimans 2022); with no target at all it is a plain unconditional pass.
+    Guidance mixes conditional and null predictions, ``out = out_null + w (out_cond - out_null)``
+    (Ho & Salimans 2022; noise or velocity, whichever the scheduler's ``prediction_type``
+    names); with no target at all it is a plain unconditional pass.
     """
     labels = _condition(label, n, gen.n_classes)
     clusters = _condition(cluster, n, gen.k)
@@ -65,8 +66,15 @@ def _denoise(gen: Generator, sched: Any, labels: torch.Tensor, clusters: torch.T
                            torch.cat([labels, null_l]), torch.cat([clusters, null_c]),
                            gen.n_classes, gen.k)
             cond, free = both.chunk(2)
-            eps = free + guidance * (cond - free)
+            out = free + guidance * (cond - free)
         else:
-            eps = predict(gen.denoiser, model_in, t, labels, clusters, gen.n_classes, gen.k)
-        x = sched.step(eps, t, x).prev_sample
+            out = predict(gen.denoiser, model_in, t, labels, clusters, gen.n_classes, gen.k)
+        x = sched.step(out, t, x).prev_sample
+    if gen.static:  # one value per item in channels that are constant along time
+        idx = list(gen.static)
+        value = x[:, idx].mean(dim=-1)
+        if gen.levels is not None:  # the nearest value seen in training (e.g. a known site)
+            levels = torch.as_tensor(gen.levels)
+            value = levels[torch.cdist(value, levels).argmin(dim=1)]
+        x[:, idx] = value[:, :, None].expand(-1, -1, x.shape[-1])
     return x.numpy()

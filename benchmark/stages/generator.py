@@ -69,9 +69,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     cluster = (np.concatenate([found.assign(z["seed"]), found.assign(z["pool"])]) if own
                else found.assign(embed(x)))
     gen = generators.build(data.modality, x, data.n_classes, pc.k, cfg.channels, cfg.width,
-                           cfg.timesteps)
+                           cfg.timesteps, cfg.prediction, cfg.schedule, cfg.seed)
     losses = fit(gen, x, label, cluster, getattr(cfg.steps, data.modality), cfg.batch_size,
-                 cfg.lr, cfg.drop, cfg.seed, name=f"generator {args.domain}")
+                 cfg.lr, cfg.drop, cfg.seed, name=f"generator {args.domain}",
+                 snr_gamma=cfg.snr_gamma, ema=cfg.ema)
     gen.save(generator_dir(args.domain))
     trained = time.perf_counter()
     judge = annotator_judge(args.domain, embed, z)

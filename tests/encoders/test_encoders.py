@@ -1,4 +1,5 @@
 import copy
+import dataclasses
 
 import numpy as np
 import pytest
@@ -97,3 +98,18 @@ def test_every_domain_must_name_its_weights(raw_params) -> None:
     del raw["pretrain"]["weights"]["climate"]
     with pytest.raises(ConfigError, match="pretrain.weights.*one entry per domain"):
         parse_params(raw)
+
+
+def test_dihedral_pooling_makes_image_embeddings_rotation_invariant(model_params,
+                                                                    tmp_path) -> None:
+    """A cell's angle is a nuisance: rotating or flipping the image keeps its embedding."""
+    image = dataclasses.replace(model_params.image, view="standardised", colour=True,
+                                dihedral=True)
+    params = dataclasses.replace(model_params, image=image)
+    encoders.save(encoders.build("image", SHAPES["image"], params, seed=0), tmp_path / "enc")
+    encoder = encoders.load("image", tmp_path / "enc", SHAPES["image"])
+    x = np.random.default_rng(0).uniform(0.05, 1, size=(4, *SHAPES["image"])).astype(np.float32)
+    z = encoders.embed("image", encoder, x)
+    assert z.shape[1] == params.width + 6  # patch-token mean + colour summary
+    turned = np.ascontiguousarray(np.rot90(x, 1, axes=(2, 3))[..., ::-1])
+    np.testing.assert_allclose(encoders.embed("image", encoder, turned), z, atol=1e-5)
