@@ -324,6 +324,12 @@ def test_evaluate_uses_one_judge_and_random_real_subsamples(monkeypatch) -> None
     again, _ = evaluate(None, data, z, found, _identity, cfg, judge=always_one)
     assert again["frechet_real"] == report["frechet_real"]
     assert again["prdc_real"] == report["prdc_real"]
+    draws = [measure.frechet(  # the floor: the mean over independent pairs of subsamples
+        _identity, 4, data["val"].x[measure.subsample(35, 35, 0, 2 * i + 10)],
+        data["reference"].x[measure.subsample(len(data["reference"]), 35, 0, 2 * i + 11)])
+        for i in range(5)]
+    assert report["frechet_real"] == pytest.approx(np.mean(draws))
+    assert report["frechet_real_sd"] == pytest.approx(np.std(draws)) and np.std(draws) > 0
     default, _ = evaluate(None, data, z, found, _identity, cfg)
     assert set(default["targeting"]) >= {"acc", "chance", "label_chance"}
     assert set(default["prdc_real"]) == {"precision", "recall", "density", "coverage"}
