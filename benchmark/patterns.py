@@ -106,7 +106,7 @@ def committee_proba(z_train: np.ndarray, y_train: np.ndarray, z_eval: np.ndarray
     for m in range(members):
         index = np.concatenate([rng.choice(np.flatnonzero(y_train == c), (y_train == c).sum())
                                 for c in np.unique(y_train)])
-        clf = _logistic(seed + m).fit(z_train[index], y_train[index])
+        clf = probe_model(seed + m).fit(z_train[index], y_train[index])
         proba[m][:, clf.classes_] = clf.predict_proba(z_eval)
     return proba
 
@@ -126,7 +126,9 @@ def cluster_mean(labels: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
     return np.divide(total, count, out=np.full(k, np.nan), where=count > 0)
 
 
-def _logistic(seed: int) -> Pipeline:
+def probe_model(seed: int) -> Pipeline:
+    """The linear probe every reading of an embedding shares (the probes here, the committee
+    members, the per-round ``probe_val_acc``): a standardised logistic regression."""
     return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, random_state=seed))
 
 
@@ -135,7 +137,7 @@ def linear_probe(z_train: np.ndarray, y_train: np.ndarray, z_eval: np.ndarray,
     """Accuracy on the eval items of a logistic regression fitted on the train items: how much
     label information the embedding exposes linearly.
     """
-    return float((_logistic(seed).fit(z_train, y_train).predict(z_eval) == y_eval).mean())
+    return float((probe_model(seed).fit(z_train, y_train).predict(z_eval) == y_eval).mean())
 
 
 def rare_patterns(pattern_d: np.ndarray, pattern_ref: np.ndarray, n_patterns: int,

@@ -38,14 +38,14 @@ def probe_val_acc(dataset: Split, ctx: Any) -> dict[str, float]:
     reading of how much the round's additions taught — overall and per group
     (``group_val_acc/<g>``, the lag the adaptive method re-targets on).
     """
-    from benchmark.patterns import _logistic  # the probe of patterns.linear_probe
+    from benchmark.patterns import probe_model
 
     val = ctx.val
     if len(np.unique(dataset.y)) < 2:
         pred = np.full(len(val.y), dataset.y[0])
     else:
         z_val = ctx.resources.embeddings["val"]
-        pred = _logistic(ctx.seed).fit(_embed(dataset, ctx), dataset.y).predict(z_val)
+        pred = probe_model(ctx.seed).fit(_embed(dataset, ctx), dataset.y).predict(z_val)
     right = pred == val.y
     out = {"probe_val_acc": float(right.mean())}
     out.update({f"group_val_acc/{g}": float(right[val.group == g].mean())
