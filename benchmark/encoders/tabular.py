@@ -1,7 +1,7 @@
 """Tabular vectors: a masked-feature MLP autoencoder written as a ``transformers`` model, so it
 saves, loads and configures like the image and sequence encoders.
 
-An MLP rather than a feature-token transformer: the robotics items are 25 standardised physical
+An MLP rather than a feature-token transformer: the robotics items are 27 standardised physical
 quantities, where attention over single scalars buys little and costs most of the CPU budget.
 Pretraining hides a random share of the features (their value replaced by the mean, 0, and a
 mask indicator added) and reconstructs them, as MAE does with patches.
