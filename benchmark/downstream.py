@@ -85,7 +85,7 @@ def fit(train: Split, val: Split, modality: str, n_classes: int, params: TrainPa
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=checkpoint.parent, prefix=".ckpt-") as tmp:
         best = pl.callbacks.ModelCheckpoint(dirpath=tmp, filename="best", monitor="val/acc",
-                                            mode="max", save_top_k=1)
+                                            mode="max", save_top_k=1, save_weights_only=True)
         progress = trainer_progress(name, params.max_steps, lines=1)
         trainer = pl.Trainer(
             max_steps=params.max_steps, accelerator=params.accelerator, devices=params.devices,
