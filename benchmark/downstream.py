@@ -17,7 +17,14 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, RandomSampler, TensorDataset
+from torch.utils.data import (
+    BatchSampler,
+    DataLoader,
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
+    TensorDataset,
+)
 
 from benchmark.config import TrainParams
 from benchmark.data import Split
@@ -62,12 +69,18 @@ class Classifier(pl.LightningModule):
 
 
 def _loader(split: Split, batch_size: int, steps: int | None, seed: int) -> DataLoader:
+    """Batches as index lists sliced from the tensors in one step (a ``BatchSampler`` as the
+    sampler, no per-item fetch and collate): the batches a per-item loader would give, at a
+    fraction of its cost per step. Training draws ``steps`` batches with replacement.
+    """
     ds = TensorDataset(torch.from_numpy(split.x), torch.from_numpy(split.y))
     if steps is None:
-        return DataLoader(ds, batch_size=batch_size)
-    sampler = RandomSampler(ds, replacement=True, num_samples=steps * batch_size,
-                            generator=torch.Generator().manual_seed(seed))
-    return DataLoader(ds, batch_size=batch_size, sampler=sampler)
+        order: Sampler[int] = SequentialSampler(ds)
+    else:
+        order = RandomSampler(ds, replacement=True, num_samples=steps * batch_size,
+                              generator=torch.Generator().manual_seed(seed))
+    return DataLoader(ds, sampler=BatchSampler(order, batch_size, drop_last=False),
+                      batch_size=None)
 
 
 def fit(train: Split, val: Split, modality: str, n_classes: int, params: TrainParams,

@@ -1,7 +1,8 @@
 """Time the fixed downstream recipe (Lightning, as ``train@domain`` runs it) against a plain
 PyTorch loop doing the same work: same network, batches sampled with replacement, AdamW + cosine
 schedule, augmentation, validation every ``val_every`` steps with the best-on-val weights kept,
-and scoring of every evaluation split.
+and scoring of every evaluation split with the harness's metrics (``benchmark.evaluate.score``:
+the same scoring on both sides, so the ratio is what Lightning's loop costs).
 
     python scripts/benchmark_train.py WORKSPACE [--domain D] [--method M] [--repeats 3]
 
@@ -29,6 +30,7 @@ def plain_fit_and_score(dataset, data, params, seed: int) -> dict[str, float]:
     """The recipe without Lightning: the same steps, optimiser, schedule and selection."""
     import torch
 
+    from benchmark.evaluate import score
     from benchmark.networks import augment, build_backbone
 
     torch.manual_seed(seed)
@@ -55,17 +57,21 @@ def plain_fit_and_score(dataset, data, params, seed: int) -> dict[str, float]:
             if acc > best:
                 best, best_state = acc, copy.deepcopy(net.state_dict())
     net.load_state_dict(best_state)
-    return {s: _accuracy(net, data[s].x, data[s].y) for s in ("val", "test_id", "test_shift")}
+    metrics, _ = score(lambda x: _predict(net, x), data)  # the harness's own scoring
+    return {s: metrics[f"{s}/acc"] for s in ("val", "test_id", "test_shift")}
 
 
-def _accuracy(net, x: np.ndarray, y: np.ndarray) -> float:
+def _predict(net, x: np.ndarray) -> np.ndarray:
     import torch
 
     net.eval()
     with torch.no_grad():
-        pred = torch.cat([net(torch.from_numpy(x[i:i + 1024])).argmax(-1)
-                          for i in range(0, len(x), 1024)])
-    return float((pred.numpy() == y).mean())
+        return torch.cat([net(torch.from_numpy(x[i:i + 1024])).argmax(-1)
+                          for i in range(0, len(x), 1024)]).numpy()
+
+
+def _accuracy(net, x: np.ndarray, y: np.ndarray) -> float:
+    return float((_predict(net, x) == y).mean())
 
 
 def harness_fit_and_score(dataset, data, params, seed: int, folder: Path) -> dict[str, float]:

@@ -1,19 +1,30 @@
-"""Task metrics computed with torchmetrics, so training-time and evaluation-time numbers agree."""
+"""Task metrics computed with torchmetrics, so training-time and evaluation-time numbers agree.
+
+torch and torchmetrics are imported on first use: ``import benchmark.metrics`` (the report
+stage, which only aggregates written metrics) then costs no torch import (about 3 s).
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
-from torchmetrics.functional.classification import multiclass_accuracy, multiclass_f1_score
+
+if TYPE_CHECKING:
+    import torch
 
 
 def _tensor(labels: np.ndarray) -> torch.Tensor:
     """Class indices as the int64 tensor torchmetrics expects."""
+    import torch
+
     return torch.as_tensor(np.asarray(labels, dtype=np.int64))
 
 
 def accuracy(y_true: np.ndarray, y_pred: np.ndarray, group: np.ndarray, n_classes: int) -> float:
     """Fraction of correct predictions (micro accuracy); ``group`` is unused."""
+    from torchmetrics.functional.classification import multiclass_accuracy
+
     score = multiclass_accuracy(_tensor(y_pred), _tensor(y_true), n_classes, average="micro")
     return float(score)
 
@@ -26,6 +37,8 @@ def f1_macro(y_true: np.ndarray, y_pred: np.ndarray, group: np.ndarray, n_classe
     ``average="macro"`` drops such classes instead, so its denominator would depend on the split
     and on the model.
     """
+    from torchmetrics.functional.classification import multiclass_f1_score
+
     per_class = multiclass_f1_score(
         _tensor(y_pred), _tensor(y_true), n_classes, average="none", zero_division=0
     )

@@ -74,6 +74,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     data = load_domain(domain_dir(args.domain), splits=SPLITS)
     with np.load(embeddings_file(args.domain, PRETRAINED), allow_pickle=False) as npz:
         z = {s: npz[s] for s in SPLITS}
+    import benchmark.annotation.judge  # noqa: F401  (torch, Lightning: imports, not compute)
+    import benchmark.downstream  # noqa: F401
+
     start = time.perf_counter()
     _, scores = fit_judge(data, z, params, annotator_dir(args.domain))
     report = {"judge": scores, "reference_items": len(data["reference"]),

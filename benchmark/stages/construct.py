@@ -115,7 +115,10 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def _warm_imports(methods: list[str]) -> None:
-    """Import what the cells will need once, before forking, so no worker pays for it."""
+    """Import what the cells will need once, before forking, so no worker pays for it (and no
+    import lands inside a cell's ``compute/construct_s``)."""
+    import benchmark.metrics.diversity  # noqa: F401  (the round metrics: fairlearn)
+
     if set(methods) - {"seed_only", "random"}:
         import benchmark.annotation.acquisition  # noqa: F401
         import benchmark.encoders  # noqa: F401

@@ -47,9 +47,10 @@ FLOOR_DRAWS = 5  # pairs of real subsamples the Frechet floor averages
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = domain_args(__doc__, argv)
+    # heavy (transformers, diffusers): imported after argument checks, before the clock starts
     import torch
 
-    from benchmark import generators  # heavy (diffusers): imported after argument checks
+    from benchmark import encoders, generators  # noqa: F401
     from benchmark.generators.train import fit
 
     params = load_params()

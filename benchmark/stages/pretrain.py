@@ -34,6 +34,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = domain_args(__doc__, argv)
     import torch
 
+    import benchmark.encoders.pretrain  # noqa: F401  (Lightning: an import, not compute)
     from benchmark import encoders  # heavy (transformers): imported after argument checks
 
     params = load_params()
