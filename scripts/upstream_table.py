@@ -26,6 +26,7 @@ def rows(root: Path, domain: str) -> dict[str, str]:
     return {
         f"rare-pattern lift, {alg} cluster deficit (pretrained)":
             _num(pre.get(alg, {}).get("rare_lift")),
+        "the same over clustering seeds, mean [min, max]": _spread(pre.get("lift_spread")),
         "rare-pattern lift, density ratio top 10% (pretrained / raw)":
             f"{_num(pre.get('density_ratio', {}).get('rare_lift'))} / "
             f"{_num(raw.get('density_ratio', {}).get('rare_lift'))}",
@@ -51,6 +52,12 @@ def _read(path: Path) -> dict[str, Any]:
 
 def _num(value: Any, digits: int = 2) -> str:
     return "–" if value is None else f"{float(value):.{digits}f}"
+
+
+def _spread(spread: Any) -> str:
+    if not spread:
+        return "–"
+    return f"{_num(spread['mean'])} [{_num(spread['min'])}, {_num(spread['max'])}]"
 
 
 def _ratio(a: Any, b: Any) -> str:

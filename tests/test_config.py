@@ -43,6 +43,8 @@ def _broken(raw: dict, path: str, value) -> dict:
     ("methods.random", {"balance_groups": "yes"}, r"methods.random.balance_groups: got 'yes'"),
     ("grid.methods", ["random", "magic"], r"methods: unknown method 'magic'; valid names"),
     ("grid.seeds", [0, 0], r"grid.seeds: got \[0, 0\], expected a non-empty list"),
+    ("pretrain.fit.steps", 300, r"pretrain.fit.steps: got 300, expected a mapping"),
+    ("pretrain.fit.steps.image", 0, r"pretrain.fit.steps.image: got 0, expected a positive"),
 ])
 def test_bad_values_name_key_value_and_expectation(raw_params, path, value, message) -> None:
     with pytest.raises(ConfigError, match=message) as err:

@@ -90,6 +90,10 @@ def test_pattern_report_per_domain(workspace, first_run) -> None:
             assert 0.0 <= scores["probe_acc"] <= 1.0
             assert -1.0 <= scores["kmeans"]["ami"] <= 1.0
         assert abs(sum(row["deficit"] for row in report["clusters"])) < 1e-4
+        chosen = report["scores"]["pretrained"][report["algorithm"]]["rare_lift"]
+        spread = report["scores"]["pretrained"]["lift_spread"]
+        if chosen is not None:  # the chosen clustering's seed is the spread's first
+            assert spread["min"] <= chosen <= spread["max"]
         png = workspace / f"reports/patterns/{domain}.png"
         assert png.read_bytes()[:4] == b"\x89PNG"
         assert (workspace / f"models/{domain}/encoder/config.json").is_file()

@@ -46,22 +46,24 @@ class MaskedPretraining(pl.LightningModule):
 
 def pretrain(model: PreTrainedModel, modality: str, x: np.ndarray, params: PretrainFitParams,
              logger: Any = None, name: str = "pretrain") -> list[float]:
-    """Train ``model`` in place for ``params.steps`` steps on ``x``; returns the loss per step.
-    Progress: Lightning's bar on a terminal, else a line named ``name`` every tenth of the steps.
+    """Train ``model`` in place for the modality's ``params.steps`` on ``x``; returns the loss
+    per step. Progress: Lightning's bar on a terminal, else a line named ``name`` every tenth of
+    the steps.
     """
     require_accelerator(params.accelerator, params.devices, "pretrain.fit")
     pl.seed_everything(params.seed, workers=True, verbose=False)
-    module = MaskedPretraining(model, modality, params.lr, params.weight_decay, params.steps)
+    steps = params.steps.of(modality)
+    module = MaskedPretraining(model, modality, params.lr, params.weight_decay, steps)
     data = TensorDataset(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)))
-    sampler = RandomSampler(data, replacement=True, num_samples=params.steps * params.batch_size,
+    sampler = RandomSampler(data, replacement=True, num_samples=steps * params.batch_size,
                             generator=torch.Generator().manual_seed(params.seed))
     with tempfile.TemporaryDirectory(prefix="pretrain-") as tmp:
         trainer = pl.Trainer(
-            max_steps=params.steps, accelerator=params.accelerator, devices=params.devices,
+            max_steps=steps, accelerator=params.accelerator, devices=params.devices,
             logger=logger if logger is not None else False, enable_checkpointing=False,
             enable_model_summary=False, deterministic=True,
-            **trainer_progress(name, params.steps, lines=10),
-            log_every_n_steps=min(10, params.steps), default_root_dir=tmp,
+            **trainer_progress(name, steps, lines=10),
+            log_every_n_steps=min(10, steps), default_root_dir=tmp,
         )
         trainer.fit(module, DataLoader(data, batch_size=params.batch_size, sampler=sampler))
     model.eval()

@@ -72,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                else found.assign(embed(x)))
     gen = generators.build(data.modality, x, data.n_classes, pc.k, cfg.channels, cfg.width,
                            cfg.timesteps, cfg.prediction, cfg.schedule, cfg.seed)
-    losses = fit(gen, x, label, cluster, getattr(cfg.steps, data.modality), cfg.batch_size,
+    losses = fit(gen, x, label, cluster, cfg.steps.of(data.modality), cfg.batch_size,
                  cfg.lr, cfg.drop, cfg.seed, name=f"generator {args.domain}",
                  snr_gamma=cfg.snr_gamma, ema=cfg.ema)
     gen.save(generator_dir(args.domain))
