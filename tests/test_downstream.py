@@ -31,6 +31,26 @@ def test_fit_learns_selects_on_val_and_saves_a_checkpoint(tmp_path) -> None:
     assert {r["split"] for r in groups} == {"val", "test_id", "test_shift"}
 
 
+def test_batches_are_those_of_a_per_item_loader() -> None:
+    """Slicing whole batches is a speed-up only: the same items in the same batches as the
+    per-item DataLoader the recipe used before, for training (with replacement) and val."""
+    from torch.utils.data import DataLoader, RandomSampler, TensorDataset
+
+    split = make_domain(n=50)["seed"]
+    ds = TensorDataset(torch.from_numpy(split.x), torch.from_numpy(split.y))
+    per_item = {
+        "train": DataLoader(ds, batch_size=16, sampler=RandomSampler(
+            ds, replacement=True, num_samples=7 * 16, generator=torch.Generator().manual_seed(5))),
+        "val": DataLoader(ds, batch_size=16)}
+    sliced = {"train": downstream._loader(split, 16, 7, 5),
+              "val": downstream._loader(split, 16, None, 5)}
+    for name in ("train", "val"):
+        ours, theirs = list(sliced[name]), list(per_item[name])
+        assert len(ours) == len(theirs) == (7 if name == "train" else 4)
+        for (x, y), (x_ref, y_ref) in zip(ours, theirs, strict=True):
+            assert torch.equal(x, x_ref) and torch.equal(y, y_ref)
+
+
 def test_same_seed_same_model(tmp_path) -> None:
     data = make_domain(n=60)
     recipe = dataclasses.replace(RECIPE, max_steps=20, val_every=10)
