@@ -20,3 +20,16 @@ def test_bugs_still_raise_with_their_traceback() -> None:
 
     with pytest.raises(ZeroDivisionError):
         run(main)
+
+
+def test_light_stages_do_not_import_torch() -> None:
+    """prepare, patterns and report never train or score a network: importing them (and the
+    metrics and annotation packages they read) must not pay for torch, seconds per process."""
+    import subprocess
+    import sys
+
+    code = ("import sys, benchmark.stages.prepare, benchmark.stages.patterns, "
+            "benchmark.stages.report, benchmark.metrics, benchmark.annotation, benchmark.method; "
+            "print(sorted(m for m in ('torch', 'torchmetrics', 'lightning') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
