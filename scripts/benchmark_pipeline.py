@@ -2,7 +2,9 @@
 
     python scripts/benchmark_pipeline.py [--profile quick] [--keep]
 
-Prints one line per stage (wall seconds, including process start-up and imports), the total,
+Prints one line per stage (wall seconds, including process start-up and imports), per stage
+kind its wall and compute seconds and the rest (start-up, imports, tracking, plots, writes;
+negative where cells ran two at once), the total,
 the time of an unchanged `dvc repro`, and the harness efficiency: the compute seconds the stages
 report themselves (`compute/*` keys: fitting, embedding, sampling, clustering, scoring; never
 imports, start-up, tracking or I/O) over the wall time of the whole `dvc repro`. Stage times come
@@ -86,13 +88,15 @@ def main() -> None:
     for name, seconds in stages:
         print(f"{name:45s} {seconds:7.1f} s")
         kinds[name.split("@")[0]] = kinds.get(name.split("@")[0], 0.0) + seconds
-    print("-" * 55)
-    for kind, seconds in kinds.items():
-        print(f"{'all ' + kind:45s} {seconds:7.1f} s")
-    print(f"{'total dvc repro (' + args.profile + ')':45s} {total:7.1f} s")
     compute = compute_seconds(work)
-    for kind, seconds in compute.items():
-        print(f"{'compute reported by ' + kind:45s} {seconds:7.1f} s")
+    print("-" * 75)
+    print(f"{'per stage kind':35s} {'wall':>9s} {'compute':>9s} {'rest':>9s}")
+    for kind, seconds in kinds.items():
+        done = compute.get(kind, 0.0)
+        print(f"{'all ' + kind:35s} {seconds:7.1f} s {done:7.1f} s {seconds - done:7.1f} s")
+    print("-" * 75)
+    print(f"{'total dvc repro (' + args.profile + ')':35s} {total:7.1f} s "
+          f"{sum(compute.values()):7.1f} s {total - sum(compute.values()):7.1f} s")
     print(f"{'harness efficiency (compute / wall)':45s} {sum(compute.values()) / total:7.2f}")
     noop_stages, noop = timed_repro(work)
     print(f"{'unchanged dvc repro':45s} {noop:7.1f} s  ({len(noop_stages)} stages ran)")
