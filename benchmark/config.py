@@ -286,9 +286,11 @@ class EncoderParams:
             _require(0 < ratio < 1, f"{key}.mask_ratio", ratio, "a share in (0, 1)")
 
 
-class _PerModality:
+@dataclass(frozen=True)
+class ModalitySteps:
     """Steps per modality: one count each for ``image``, ``sequence`` and ``tabular`` models,
-    whose costs per step differ by an order of magnitude."""
+    whose costs per step differ by an order of magnitude (pretraining: the image encoder keeps
+    learning shape well past the point where the others stop gaining)."""
 
     image: int
     sequence: int
@@ -304,20 +306,10 @@ class _PerModality:
 
 
 @dataclass(frozen=True)
-class PretrainSteps(_PerModality):
-    """Pretraining steps per modality: the image encoder keeps learning shape well past the
-    point where the sequence and tabular ones stop gaining (see the quick profile)."""
-
-    image: int
-    sequence: int
-    tabular: int
-
-
-@dataclass(frozen=True)
 class PretrainFitParams:
     """The self-supervised recipe: a fixed number of steps (per modality) on seed + pool."""
 
-    steps: PretrainSteps
+    steps: ModalitySteps
     batch_size: int
     lr: float
     weight_decay: float
@@ -374,7 +366,7 @@ class PatternsParams:
 
 
 @dataclass(frozen=True)
-class GeneratorSteps(_PerModality):
+class GeneratorSteps(ModalitySteps):
     """Training steps per modality: the MLP denoiser is far cheaper per step than the UNets."""
 
     image: int = 200

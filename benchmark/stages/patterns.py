@@ -80,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     }
     if rare is not None:
         report["scores"][PRETRAINED]["lift_spread"] = lift_spread(features[PRETRAINED], data,
-                                                                   rare, cfg)
+                                                                   rare, cfg, primary)
     lap = time.perf_counter()
     report["ceiling"] = _ceilings(features, data, cfg)
     ceiling_s = time.perf_counter() - lap
@@ -121,29 +121,30 @@ def _scores(z: Mapping[str, np.ndarray], data: DomainData, fits: Mapping[str, pt
     if rare is None:
         return out
     for alg, found in fits.items():
-        pool_labels = found.assign(z["pool"])
-        gaps = pt.deficit(found.assign(z["seed"]), pool_labels, cfg.k)
-        out[alg] = pt.discovery_scores(pool_labels, data["pool"].meta["pattern"], rare, gaps,
-                                       cfg.top)
+        out[alg] = _discovery(found, z, data, rare, cfg)
     if ratio is not None:
         out["density_ratio"] = _ratio_lift(ratio, data, rare, out[cfg.algorithm]["top_coverage"])
     return out
 
 
+def _discovery(found: pt.Patterns, z: Mapping[str, np.ndarray], data: DomainData,
+               rare: np.ndarray, cfg: PatternsParams) -> dict[str, float]:
+    """One clustering's discovery scores on the pool, with the deficit against seed (D)."""
+    pool_labels = found.assign(z["pool"])
+    gaps = pt.deficit(found.assign(z["seed"]), pool_labels, cfg.k)
+    return pt.discovery_scores(pool_labels, data["pool"].meta["pattern"], rare, gaps, cfg.top)
+
+
 def lift_spread(z: Mapping[str, np.ndarray], data: DomainData, rare: np.ndarray,
-                cfg: PatternsParams) -> dict[str, float]:
+                cfg: PatternsParams, chosen: pt.Patterns) -> dict[str, float]:
     """The chosen clustering is one initialisation (``patterns.seed``); its rare-pattern lift
-    refitted with :data:`SPREAD_SEEDS` consecutive seeds (the first is the chosen one) shows how
+    beside the same clustering refitted with the next :data:`SPREAD_SEEDS` - 1 seeds shows how
     much of the reported lift is the features and how much the luck of the initialisation.
     """
-    lifts = []
-    for seed in range(cfg.seed, cfg.seed + SPREAD_SEEDS):
-        found = pt.discover(z["seed"], z["pool"], cfg.k, seed, cfg.algorithm, cfg.components,
-                            cfg.covariance)
-        pool_labels = found.assign(z["pool"])
-        gaps = pt.deficit(found.assign(z["seed"]), pool_labels, cfg.k)
-        lifts.append(pt.discovery_scores(pool_labels, data["pool"].meta["pattern"], rare, gaps,
-                                         cfg.top)["rare_lift"])
+    refits = [pt.discover(z["seed"], z["pool"], cfg.k, seed, cfg.algorithm, cfg.components,
+                          cfg.covariance)
+              for seed in range(cfg.seed + 1, cfg.seed + SPREAD_SEEDS)]
+    lifts = [_discovery(found, z, data, rare, cfg)["rare_lift"] for found in [chosen, *refits]]
     return {"seeds": SPREAD_SEEDS, "mean": float(np.nanmean(lifts)),
             "min": float(np.nanmin(lifts)), "max": float(np.nanmax(lifts))}
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from benchmark import encoders
-from benchmark.config import ConfigError, PretrainFitParams, PretrainSteps, parse_params
+from benchmark.config import ConfigError, ModalitySteps, PretrainFitParams, parse_params
 from benchmark.encoders.pretrain import pretrain
 from benchmark.stages.pretrain import fit_encoder
 from tests.conftest import make_domain
@@ -65,7 +65,7 @@ def test_random_init_keeps_the_architecture_not_the_weights(modality, model_para
 def test_pretraining_lowers_the_masked_loss(model_params) -> None:
     data = make_domain(n=64)
     model = encoders.build("tabular", data.input_shape, model_params, seed=0)
-    fit = PretrainFitParams(steps=PretrainSteps(image=1, sequence=1, tabular=40), batch_size=32,
+    fit = PretrainFitParams(steps=ModalitySteps(image=1, sequence=1, tabular=40), batch_size=32,
                             lr=0.01, weight_decay=0.0)
     losses = pretrain(model, "tabular", data["pool"].x, fit)
     assert len(losses) == 40
