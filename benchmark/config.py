@@ -318,7 +318,6 @@ class PretrainFitParams:
     accelerator: str = "cpu"
     devices: int = 1
     threads: int = 1  # torch CPU threads; 1 avoids OpenMP oversubscription on small models
-    curve: bool = False  # also fit D as it stood after each earlier round: accuracy vs cost
 
     def __post_init__(self) -> None:
         for key in ("batch_size", "embed_batch_size", "devices", "threads"):
@@ -376,7 +375,9 @@ class GeneratorSteps(ModalitySteps):
 
 @dataclass(frozen=True)
 class GeneratorParams:
-    """``generator@domain``: the conditional diffusion generator, its sampler and measurement."""
+    """``generator``: each domain's conditional diffusion generator, its sampler and measurement
+    (trained one thread per domain, ``grid.workers`` domains at once).
+    """
 
     steps: GeneratorSteps = field(default_factory=GeneratorSteps)
     batch_size: int = 64
@@ -390,16 +391,13 @@ class GeneratorParams:
     guidance: float = 2.0
     eval_samples: int = 128
     seed: int = 0
-    threads: int = 1  # torch CPU threads; 1 avoids OpenMP oversubscription on small models
-    curve: bool = False  # also fit D as it stood after each earlier round: accuracy vs cost
     prediction: str = "v_prediction"    # the scheduler's prediction_type: v_prediction | epsilon
     schedule: str = "squaredcos_cap_v2"  # the scheduler's beta_schedule
     snr_gamma: float = 5.0  # min-SNR-gamma loss weight cap (0: plain MSE)
     ema: float = 0.999      # EMA decay cap of the weights kept (0: no EMA)
 
     def __post_init__(self) -> None:
-        for key in ("batch_size", "timesteps", "width", "sample_steps", "eval_samples",
-                    "threads"):
+        for key in ("batch_size", "timesteps", "width", "sample_steps", "eval_samples"):
             _require(getattr(self, key) >= 1, key, getattr(self, key), "a positive integer")
         _require(self.lr > 0, "lr", self.lr, "a positive learning rate")
         _require(0 <= self.drop < 1, "drop", self.drop, "a probability in [0, 1)")

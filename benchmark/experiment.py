@@ -38,15 +38,16 @@ from benchmark.config import (
     read_yaml,
     with_profile,
 )
-from benchmark.io import atomic_write_text, link_tree
+from benchmark.io import atomic_write_text, link_tree, replace_dir
 from benchmark.paths import REPORTS
 
 EXPERIMENTS = Path("experiments")
 WORKSPACES = Path(".experiments")  # git- and dvc-ignored
 PUBLISHED = REPORTS / "experiments"
 # the main workspace's upstream outputs a new experiment workspace starts from (DVC re-checks them)
-UPSTREAM = ("data", "models", "embeddings", "plugins", "reports/prepare", "reports/patterns",
-            "reports/generators", "reports/annotators")
+UPSTREAM = ("data", "models", "embeddings", "generators", "plugins", "reports/prepare",
+            "reports/patterns", "reports/generators", "reports/generator_samples",
+            "reports/annotators")
 NOT_SYNCED = {"params.yaml", "dvc.lock"}  # the workspace's own
 
 
@@ -150,16 +151,12 @@ def publish(dest: Path, target: Path, params: Mapping[str, Any]) -> None:
     """Copy the workspace's reports (and the composed params) to ``target``, replacing an
     earlier copy only once the new one is complete.
     """
-    tmp = target.with_name(f".{target.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(dest / REPORTS, tmp, ignore=shutil.ignore_patterns("experiments", ".*"))
-    atomic_write_text(tmp / "params.yaml", yaml.safe_dump(dict(params), sort_keys=False))
-    old = target.with_name(f".{target.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        target.rename(old)
-    tmp.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
+    def write(tmp: Path) -> None:
+        shutil.copytree(dest / REPORTS, tmp, ignore=shutil.ignore_patterns("experiments", ".*"),
+                        dirs_exist_ok=True)
+        atomic_write_text(tmp / "params.yaml", yaml.safe_dump(dict(params), sort_keys=False))
+
+    replace_dir(target, write)
 
 
 def run(name: str, profile: str, root: Path = Path("."), targets: Sequence[str] = (),

@@ -76,6 +76,22 @@ def atomic_write_npz(path: str | Path, arrays: Mapping[str, np.ndarray]) -> None
     atomic_write(path, write)
 
 
+def replace_dir(path: str | Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(folder)`` on an empty temp folder beside ``path``, then swap it in for
+    ``path``: a crash leaves the old folder (or none) and a hidden temp one, never a mix.
+    """
+    path = Path(path)
+    tmp, old = path.with_name(f".{path.name}.tmp"), path.with_name(f".{path.name}.old")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    write(tmp)
+    shutil.rmtree(old, ignore_errors=True)
+    if path.exists():
+        path.rename(old)
+    tmp.rename(path)
+    shutil.rmtree(old, ignore_errors=True)
+
+
 def _to_builtin(obj: Any) -> Any:
     if isinstance(obj, np.generic):
         return obj.item()

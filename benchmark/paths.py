@@ -14,7 +14,9 @@ REPORTS = Path("reports")
 MODELS = Path("models")
 EMBEDDINGS = Path("embeddings")
 PATTERN_REPORTS = REPORTS / "patterns"
+GENERATORS = Path("generators")  # one out of the ``generator`` stage, every domain's in it
 GENERATOR_REPORTS = REPORTS / "generators"
+GENERATOR_SAMPLES = REPORTS / "generator_samples"  # PNGs apart from the JSON: a DVC plots folder
 ANNOTATOR_REPORTS = REPORTS / "annotators"
 FIGURES = REPORTS / "figures"  # the report's charts (DVC plots)
 WANDB_DIR = Path(".")  # W&B writes its offline runs under ./wandb/
@@ -75,7 +77,7 @@ def pattern_map(domain: str) -> Path:
 
 def generator_dir(domain: str) -> Path:
     """The domain's conditional diffusion generator (``save_pretrained`` folders, ``generator``)."""
-    return MODELS / domain / "generator"
+    return GENERATORS / domain
 
 
 def generator_report(domain: str) -> Path:
@@ -85,7 +87,7 @@ def generator_report(domain: str) -> Path:
 
 def generator_plot(domain: str) -> Path:
     """Real and generated samples side by side (DVC plot)."""
-    return GENERATOR_REPORTS / f"{domain}.png"
+    return GENERATOR_SAMPLES / f"{domain}.png"
 
 
 def annotator_dir(domain: str) -> Path:

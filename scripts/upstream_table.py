@@ -1,5 +1,5 @@
 """Print the state of the parts the adaptive method stands on, per domain, from the reports the
-pipeline wrote (``patterns@``, ``generator@``, ``annotator@``): can the pretrained encoder find
+pipeline wrote (``patterns@``, ``generator``, ``annotator@``): can the pretrained encoder find
 the rare patterns, can the generator hit the class and cluster it is asked for, and how good is
 the judge that scores it. One markdown table, one column per domain.
 

@@ -62,10 +62,9 @@ def test_repro_reports_every_domain_and_method(workspace, first_run) -> None:
         section = summary.split(f"## {domain}")[1].split("## ")[0]
         for method in grid["methods"]:
             assert f"| {method} | 1 |" in section
-    per_domain = {"prepare", "pretrain", "patterns", "generator", "annotator", "construct",
-                  "train"}
+    per_domain = {"prepare", "pretrain", "patterns", "annotator", "construct", "train"}
     assert _ran(first_run) == {f"{s}@{d}" for s in per_domain for d in grid["domains"]} | {
-        "report"}
+        "generator", "report"}
     assert (workspace / "reports/figures/robustness.png").read_bytes()[:4] == b"\x89PNG"
     metrics = json.loads((workspace / "results/climate/random/seed0/metrics.json").read_text())
     assert metrics["cost/annotation"] == 40.0 and metrics["dataset/size"] == 100.0
@@ -106,8 +105,9 @@ def test_generator_report_per_domain(workspace, first_run) -> None:
         assert 0.0 <= target["acc"] <= 1.0 and 0.0 <= target["chance"] <= 1.0
         assert set(report["prdc"]) == {"precision", "recall", "density", "coverage"}
         assert report["tstr"]["ratio"] >= 0.0 and report["frechet"] >= 0.0
-        assert (workspace / f"reports/generators/{domain}.png").read_bytes()[:4] == b"\x89PNG"
-        assert (workspace / f"models/{domain}/generator/generator.json").is_file()
+        png = workspace / f"reports/generator_samples/{domain}.png"
+        assert png.read_bytes()[:4] == b"\x89PNG"
+        assert (workspace / f"generators/{domain}/generator.json").is_file()
 
 
 def _cell_runs(workspace: Path, grid: dict) -> list[str]:
@@ -128,6 +128,33 @@ def test_one_offline_wandb_run_per_cell(workspace, first_run) -> None:
 
 def test_unchanged_repro_is_a_no_op(workspace, first_run) -> None:
     assert _ran(_sh(["dvc", "repro"], workspace)) == set()
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_generator_stage_retrains_only_the_domain_whose_inputs_changed(workspace,
+                                                                      first_run) -> None:
+    """One process trains every domain's generator, but a domain whose stamp matches is kept:
+    with one domain's stamp gone, DVC reruns the stage and only that domain is retrained, to
+    the same bytes (one thread, whether it ran in a forked worker or in turn) and the same
+    report, and nothing downstream reruns.
+    """
+    grid = _grid(workspace)
+    before = {d: _files(workspace / f"generators/{d}") for d in grid["domains"]}
+    report = json.loads((workspace / "reports/generators/robotics.json").read_text())
+    (workspace / "generators/robotics/generator.stamp").unlink()
+    log = _sh(["dvc", "repro"], workspace)
+    assert _ran(log) == {"generator"}
+    assert "generator robotics: trained" in log
+    for domain in grid["domains"]:
+        assert _files(workspace / f"generators/{domain}") == before[domain], domain
+        if domain != "robotics":
+            assert f"generator {domain}: inputs unchanged" in log
+    again = json.loads((workspace / "reports/generators/robotics.json").read_text())
+    assert {k: v for k, v in again.items() if not k.startswith("compute/")} == {
+        k: v for k, v in report.items() if not k.startswith("compute/")}
 
 
 def _stamps(workspace: Path, grid: dict) -> dict[tuple[str, str], float]:

@@ -9,6 +9,7 @@ import multiprocessing
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
@@ -50,6 +51,21 @@ def domain_args(description: str, argv: Sequence[str] | None) -> argparse.Namesp
     return parser.parse_args(argv)
 
 
+def domains_args(description: str, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse ``[--domain D]``: a stage over every domain of the grid runs them all, or one."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--domain", help="only this domain")
+    return parser.parse_args(argv)
+
+
+def grid_domains(grid: Any, domain: str | None = None) -> list[str]:
+    """The grid's domains, or only ``domain``, which must be one of them."""
+    if domain is not None and domain not in grid.domains:
+        raise ConfigError(f"--domain {domain}: not in the grid; expected one of "
+                          f"params.yaml grid.domains {grid.domains}")
+    return [d for d in grid.domains if domain is None or d == domain]
+
+
 def domain_cells_args(description: str, argv: Sequence[str] | None) -> argparse.Namespace:
     """Parse ``DOMAIN [--method M] [--seed S]``: a per-domain stage runs every cell of the grid
     for its domain, or only the matching ones.
@@ -82,9 +98,9 @@ def grid_cells(grid: Any, method: str | None = None, seed: int | None = None
 T = TypeVar("T")
 
 
-def run_cells(fn: Callable[[str, int], T], cells: Sequence[tuple[str, int]],
-              workers: int) -> list[T]:
-    """``fn(method, seed)`` for every cell, ``workers`` at once in forked processes that
+def run_cells(fn: Callable[..., T], cells: Sequence[tuple[Any, ...]], workers: int) -> list[T]:
+    """``fn(*cell)`` for every cell (a (method, seed) pair, or a domain), ``workers`` at once
+    in forked processes that
     inherit the parent's imports and loaded data (so each cell pays no start-up), or in turn.
     The parent must not have run torch yet: forking after OpenMP started is unsafe.
     """
@@ -113,3 +129,14 @@ def one_thread() -> None:
 def digest(obj: Any) -> str:
     """A stable hash of a JSON-serialisable object."""
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def files_digest(paths: Sequence[Path]) -> str:
+    """A hash of the names and contents of the files under ``paths`` (folders or files)."""
+    content = hashlib.sha256()
+    for root in paths:
+        files = sorted(root.rglob("*")) if root.is_dir() else [root]
+        for path in (p for p in files if p.is_file()):
+            content.update(str(path.relative_to(root.parent)).encode())
+            content.update(path.read_bytes())
+    return content.hexdigest()

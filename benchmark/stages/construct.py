@@ -18,7 +18,6 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -49,19 +48,16 @@ from benchmark.paths import (
 )
 from benchmark.progress import Progress
 from benchmark.resources import Resources
-from benchmark.stages import digest, domain_cells_args, grid_cells, run, run_cells
+from benchmark.stages import (
+    digest,
+    domain_cells_args,
+    files_digest,
+    grid_cells,
+    run,
+    run_cells,
+)
 
 LOOP_CODE = ["benchmark.loop", "benchmark.stages.construct", "benchmark.resources"]
-
-
-def _files_digest(paths: Sequence[Path]) -> str:
-    content = hashlib.sha256()
-    for root in paths:
-        files = sorted(root.rglob("*")) if root.is_dir() else [root]
-        for path in (p for p in files if p.is_file()):
-            content.update(str(path.relative_to(root.parent)).encode())
-            content.update(path.read_bytes())
-    return content.hexdigest()
 
 
 def domain_digest(data: DomainData, domain: str) -> str:
@@ -73,7 +69,7 @@ def domain_digest(data: DomainData, domain: str) -> str:
         content.update(data[split].x.tobytes())
         content.update(data[split].y.tobytes())
     upstream = [embeddings_file(domain, PRETRAINED), generator_dir(domain), annotator_dir(domain)]
-    return digest([content.hexdigest(), _files_digest([p for p in upstream if p.exists()])])
+    return digest([content.hexdigest(), files_digest([p for p in upstream if p.exists()])])
 
 
 def fingerprint(params: Params, shared: str, method: str, seed: int) -> str:
