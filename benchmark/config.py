@@ -351,9 +351,11 @@ class PatternsParams:
     committee: int = 5
     rare_ratio: float = 0.5
     seed: int = 0
+    n_init: int = 16  # k-means restarts; the lowest-inertia one is kept
 
     def __post_init__(self) -> None:
         _require(self.k >= 2, "k", self.k, "at least 2 clusters")
+        _require(self.n_init >= 1, "n_init", self.n_init, "a positive integer")
         _require(1 <= self.top < self.k, "top", self.top, f"between 1 and k - 1 = {self.k - 1}")
         _require(self.algorithm in ("kmeans", "gmm"), "algorithm", self.algorithm,
                  "one of 'kmeans', 'gmm'")

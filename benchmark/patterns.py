@@ -51,19 +51,21 @@ class Patterns:
 
 
 def discover(z_d: np.ndarray, z_ref: np.ndarray, k: int, seed: int, algorithm: str = "kmeans",
-             components: int = 32, covariance: str = "full") -> Patterns:
+             components: int = 32, covariance: str = "full", n_init: int = 16) -> Patterns:
     """Cluster D and the reference (pool) together into ``k`` clusters.
 
     Features are standardised and reduced to ``components`` principal components first: the
     leading directions carry the structure, and a full-covariance mixture needs far fewer
     dimensions than items per cluster. ``k`` is a parameter rather than a model-selection
     criterion on purpose: a few more clusters than true patterns lets rare ones get their own
-    cluster, and splitting a common pattern in two costs the deficit ranking nothing.
+    cluster, and splitting a common pattern in two costs the deficit ranking nothing. Of
+    ``n_init`` k-means restarts the lowest-inertia one is kept: at 4, two seeds' clusterings of
+    the same embeddings agreed at an adjusted Rand index of 0.42-0.70, at 16 of 0.43-0.78.
     """
     z = np.concatenate([z_d, z_ref])
     reduce = PCA(min(components, z.shape[1], len(z)), random_state=seed)
     if algorithm == "kmeans":
-        cluster = KMeans(k, n_init=4, random_state=seed)
+        cluster = KMeans(k, n_init=n_init, random_state=seed)
     elif algorithm == "gmm":  # reg_covar on standardised components keeps tiny clusters stable
         cluster = GaussianMixture(k, covariance_type=covariance, reg_covar=1e-3,
                                   random_state=seed)

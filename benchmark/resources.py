@@ -84,7 +84,7 @@ class Resources:
         """
         p, z = self.patterns_params, self.embeddings
         return pt.discover(z["seed"], z["pool"], p.k, p.seed, p.algorithm, p.components,
-                           p.covariance)
+                           p.covariance, p.n_init)
 
     @cached_property
     def generator(self) -> Any:

@@ -118,7 +118,7 @@ def train_domain(domain: str) -> None:
         z = {s: npz[s] for s in _SPLITS}
     pc = params.patterns
     found = pt.discover(z["seed"], z["pool"], pc.k, pc.seed, pc.algorithm, pc.components,
-                        pc.covariance)
+                        pc.covariance, pc.n_init)
     learn = load_learning_data(domain_dir(domain))
     embed = embedder(domain, data)
     x = np.concatenate([learn["seed"].x, learn["pool"].x]).astype(np.float32)

@@ -68,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ratios = _density_ratios(features, cfg) if rare is not None else {}
     ratio_s = time.perf_counter() - lap
     fits = {name: {alg: pt.discover(z["seed"], z["pool"], cfg.k, cfg.seed, alg, cfg.components,
-                                    cfg.covariance) for alg in pt.ALGORITHMS}
+                                    cfg.covariance, cfg.n_init) for alg in pt.ALGORITHMS}
             for name, z in features.items()}
     primary = fits[PRETRAINED][cfg.algorithm]
     report = {
@@ -142,7 +142,7 @@ def lift_spread(z: Mapping[str, np.ndarray], data: DomainData, rare: np.ndarray,
     much of the reported lift is the features and how much the luck of the initialisation.
     """
     refits = [pt.discover(z["seed"], z["pool"], cfg.k, seed, cfg.algorithm, cfg.components,
-                          cfg.covariance)
+                          cfg.covariance, cfg.n_init)
               for seed in range(cfg.seed + 1, cfg.seed + SPREAD_SEEDS)]
     lifts = [_discovery(found, z, data, rare, cfg)["rare_lift"] for found in [chosen, *refits]]
     return {"seeds": SPREAD_SEEDS, "mean": float(np.nanmean(lifts)),
