@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import ctypes
 import hashlib
 import json
 import multiprocessing
+import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -96,6 +99,7 @@ def grid_cells(grid: Any, method: str | None = None, seed: int | None = None
 
 
 T = TypeVar("T")
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def run_cells(fn: Callable[..., T], cells: Sequence[tuple[Any, ...]], workers: int) -> list[T]:
@@ -109,9 +113,23 @@ def run_cells(fn: Callable[..., T], cells: Sequence[tuple[Any, ...]], workers: i
         return [fn(*cell) for cell in cells]
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(min(workers, len(cells)), mp_context=context,
-                             initializer=one_thread) as pool:
+                             initializer=_worker_start, initargs=(os.getpid(),)) as pool:
         futures = [pool.submit(fn, *cell) for cell in cells]
         return [future.result() for future in futures]
+
+
+def _worker_start(stage: int) -> None:
+    """A forked worker dies with the stage process (Linux ``PR_SET_PDEATHSIG``): a stage killed
+    mid-cell must not leave workers writing its outputs beside the rerun that resumes them.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: a killed stage's workers end with their cell
+        pass
+    if os.getppid() != stage:  # the stage died before the line above took effect
+        os._exit(1)
+    one_thread()
 
 
 def one_thread() -> None:
