@@ -55,6 +55,17 @@ def test_every_domain_runs(workspace, first_run, domain) -> None:
     assert f"## {domain}" in (workspace / "reports/summary.md").read_text()
 
 
+def test_repro_leaves_the_tracked_files_as_they_were(workspace, first_run) -> None:
+    """DVC adds each cached output to .gitignore unless it is ignored already: a fresh clone's
+    `dvc repro` must not leave a modified tracked file behind.
+    """
+    import subprocess
+
+    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                            cwd=workspace, capture_output=True, text=True, check=True).stdout
+    assert status == ""
+
+
 def test_repro_reports_every_domain_and_method(workspace, first_run) -> None:
     grid = _grid(workspace)
     summary = (workspace / "reports/summary.md").read_text()
