@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ import numpy as np
 import pytest
 import yaml
 
+from tests.processes import kill_tree
 from tests.workspace import copy_project, sh
 
 pytestmark = pytest.mark.slow
@@ -73,7 +73,7 @@ def _finish(proc: subprocess.Popen, timeout: float = 300) -> None:
     try:
         _, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        _kill(proc)
+        kill_tree(proc)
         raise
     assert proc.returncode == 0, f"{' '.join(map(str, proc.args))} failed:\n{err}"
 
@@ -83,48 +83,6 @@ def _run(ws: Path, stage: str, method: str) -> float:
     start = time.monotonic()
     _finish(_start(ws, stage, method))
     return time.monotonic() - start
-
-
-def _children(pid: int) -> set[int]:
-    """Every process below ``pid`` (from /proc): W&B's service, data-loader workers."""
-    parent: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parent[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    found, todo = set(), [pid]
-    while todo:
-        ppid = todo.pop()
-        kids = [p for p, pp in parent.items() if pp == ppid]
-        found.update(kids)
-        todo.extend(kids)
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]) != "Z"
-    except OSError:
-        return False
-
-
-def _kill(proc: subprocess.Popen) -> int:
-    """SIGKILL ``proc``; the number of its child processes still running 15 s later (each then
-    killed too, so a failing test leaves nothing behind).
-    """
-    kids = _children(proc.pid)
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate()
-    deadline = time.monotonic() + 15
-    while any(_alive(k) for k in kids) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    left = [k for k in kids if _alive(k)]
-    for k in left:
-        os.kill(k, signal.SIGKILL)
-    return len(left)
 
 
 def _stray(ws: Path) -> list[str]:
@@ -223,7 +181,7 @@ def _construct_under_kills(ws: Path, method: str, kills: int, seed: int) -> dict
             fig["completed_between"] += 1
             shutil.rmtree(run)
             continue
-        fig["orphans"] += _kill(proc)
+        fig["orphans"] += kill_tree(proc)
         fig["left_by_kills"] += sum(len(list(run.glob(p))) for p in STRAY)  # the next start sweeps
         fig["kills"] += 1
         saved, records = _rounds_saved(state), _records(ledger)
@@ -299,7 +257,7 @@ def test_train_survives_sigkills_mid_fit(workspace: Path) -> None:
             shutil.rmtree(out)
             continue
         mid_fit += bool(list(out.glob(".ckpt-*")))
-        orphans += _kill(proc)
+        orphans += kill_tree(proc)
         left += sum(len(list(out.glob(p))) for p in STRAY)  # the rerun sweeps them
         kills += 1
     _run(workspace, "train", method)

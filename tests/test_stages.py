@@ -39,11 +39,11 @@ def test_forked_workers_die_with_the_stage_process(tmp_path) -> None:
     """SIGKILL a stage running two cells at once: its workers go with it, so none is left
     writing the cells' outputs beside the rerun that resumes them.
     """
-    import os
-    import signal
     import subprocess
     import sys
     import time
+
+    from tests.processes import kill_tree
 
     code = ("import os, sys, time\n"
             "from benchmark.stages import run_cells\n"
@@ -55,23 +55,5 @@ def test_forked_workers_die_with_the_stage_process(tmp_path) -> None:
     deadline = time.monotonic() + 60
     while len(list(tmp_path.iterdir())) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
-    workers = [int(p.name) for p in tmp_path.iterdir()]
-    assert len(workers) == 2
-
-    def alive(pid: int) -> bool:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
-        return state != "Z"
-
-    stage.send_signal(signal.SIGKILL)
-    stage.wait()
-    deadline = time.monotonic() + 10
-    while any(alive(w) for w in workers) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    left = [w for w in workers if alive(w)]
-    for pid in left:
-        os.kill(pid, signal.SIGKILL)
-    assert not left
+    assert len(list(tmp_path.iterdir())) == 2  # both workers are in their cell
+    assert kill_tree(stage, wait=10) == 0

@@ -149,6 +149,14 @@ def digest(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def up_to_date(stamp: Path, current: str, *outputs: Path) -> bool:
+    """Whether a unit's stamp (the digest of its inputs, written after its outputs) matches
+    ``current`` and its ``outputs`` are all there: then it need not run again.
+    """
+    return (stamp.is_file() and stamp.read_text() == current
+            and all(path.is_file() for path in outputs))
+
+
 def files_digest(paths: Sequence[Path]) -> str:
     """A hash of the names and contents of the files under ``paths`` (folders or files)."""
     content = hashlib.sha256()

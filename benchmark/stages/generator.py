@@ -53,6 +53,7 @@ from benchmark.stages import (
     grid_domains,
     run,
     run_cells,
+    up_to_date,
 )
 
 if TYPE_CHECKING:
@@ -75,7 +76,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     domains = grid_domains(params.grid, args.domain)
     code = code_digest(["benchmark.stages.generator"])
     stamps = {d: stamp(params, d, code) for d in domains}
-    todo = [d for d in domains if not done(d, stamps[d])]
+    todo = [d for d in domains if not up_to_date(generator_dir(d) / STAMP, stamps[d],
+                                                 generator_report(d), generator_plot(d))]
     for domain in sorted(set(domains) - set(todo)):
         print(f"generator {domain}: inputs unchanged since it was trained, kept", flush=True)
     _JOB.update(params=params, stamps=stamps)
@@ -89,12 +91,6 @@ def stamp(params: Params, domain: str, code: str) -> str:
               annotator_dir(domain)]
     return digest({"generator": as_dict(params.generator), "patterns": as_dict(params.patterns),
                    "code": code, "inputs": files_digest([p for p in inputs if p.exists()])})
-
-
-def done(domain: str, current: str) -> bool:
-    path = generator_dir(domain) / STAMP
-    return (path.is_file() and path.read_text() == current and generator_report(domain).is_file()
-            and generator_plot(domain).is_file())
 
 
 def cost(domain: str) -> float:

@@ -42,7 +42,14 @@ from benchmark.paths import (
     result_dir,
     run_dir,
 )
-from benchmark.stages import digest, domain_cells_args, grid_cells, run, run_cells
+from benchmark.stages import (
+    digest,
+    domain_cells_args,
+    grid_cells,
+    run,
+    run_cells,
+    up_to_date,
+)
 
 _JOB: dict[str, Any] = {}  # what every cell of this stage shares; forked workers inherit it
 STAMP = "train.stamp"  # digest of a cell's inputs, written last: a matching one means done
@@ -84,8 +91,7 @@ def train_cell(method: str, seed: int) -> None:
     params, data, domain = _JOB["params"], _JOB["data"], _JOB["domain"]
     runs, out = run_dir(domain, method, seed), result_dir(domain, method, seed)
     current = stamp(domain, method, seed)
-    if (out / STAMP).is_file() and (out / STAMP).read_text() == current and (
-            out / METRICS).is_file() and (out / MODEL).is_file():
+    if up_to_date(out / STAMP, current, out / METRICS, out / MODEL):
         return
     sweep_temp_files(out)
     for stray in out.glob(".ckpt-*"):  # checkpoint folders of a killed fit
