@@ -220,7 +220,7 @@ class TrainParams:
 
 
 IMAGE_VIEWS = ("rgb", "standardised", "od")
-POOLINGS = ("mean", "cls", "both")
+POOLINGS = ("mean", "centre", "cls", "both")
 
 
 @dataclass(frozen=True)
@@ -228,8 +228,9 @@ class ImageEncoderParams:
     """ViT-MAE specifics: square patch side (pixels), the share of patches hidden, the view of
     each image the model sees (``rgb``; ``standardised`` per image and channel; ``od``: optical
     density, standardised per image), the pooling of its tokens (``mean`` of the patch tokens,
-    ``cls``, or ``both`` concatenated), whether a per-image colour summary is appended to the
-    embedding, the strength of random stain (colour) jitter while pretraining (0: none),
+    ``centre``: of the patch tokens off the grid's border ring, ``cls``, or ``both`` = cls and
+    mean concatenated), the weight of a per-image colour summary appended to the embedding
+    (``colour``: how many copies, 0 = none), the strength of random stain (colour) jitter while pretraining (0: none),
     whether the reconstruction targets are normalised per patch (MAE's ``norm_pix_loss``) and
     whether the embedding is averaged over the image's 8 rotations and flips (``dihedral``).
     """
@@ -238,16 +239,18 @@ class ImageEncoderParams:
     mask_ratio: float
     view: str = "rgb"
     pooling: str = "mean"
-    colour: bool = False
+    colour: int = 0
     stain_jitter: float = 0.0
     norm_pix: bool = False
     dihedral: bool = False
 
     def __post_init__(self) -> None:
-        _require(self.patch_size >= 1, "image.patch_size", self.patch_size, "a positive integer")
-        _require(self.view in IMAGE_VIEWS, "image.view", self.view, f"one of {IMAGE_VIEWS}")
-        _require(self.pooling in POOLINGS, "image.pooling", self.pooling, f"one of {POOLINGS}")
-        _require(self.stain_jitter >= 0, "image.stain_jitter", self.stain_jitter,
+        _require(self.patch_size >= 1, "patch_size", self.patch_size, "a positive integer")
+        _require(self.view in IMAGE_VIEWS, "view", self.view, f"one of {IMAGE_VIEWS}")
+        _require(self.pooling in POOLINGS, "pooling", self.pooling, f"one of {POOLINGS}")
+        _require(self.colour >= 0, "colour", self.colour,
+                 "a non-negative number of copies of the colour summary (0 = none)")
+        _require(self.stain_jitter >= 0, "stain_jitter", self.stain_jitter,
                  "a non-negative strength")
 
 

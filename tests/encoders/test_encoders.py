@@ -104,13 +104,44 @@ def test_every_domain_must_name_its_weights(raw_params) -> None:
 def test_dihedral_pooling_makes_image_embeddings_rotation_invariant(model_params,
                                                                     tmp_path) -> None:
     """A cell's angle is a nuisance: rotating or flipping the image keeps its embedding."""
-    image = dataclasses.replace(model_params.image, view="standardised", colour=True,
-                                dihedral=True)
+    image = dataclasses.replace(model_params.image, view="standardised", pooling="centre",
+                                colour=2, dihedral=True)
     params = dataclasses.replace(model_params, image=image)
     encoders.save(encoders.build("image", SHAPES["image"], params, seed=0), tmp_path / "enc")
     encoder = encoders.load("image", tmp_path / "enc", SHAPES["image"])
     x = np.random.default_rng(0).uniform(0.05, 1, size=(4, *SHAPES["image"])).astype(np.float32)
     z = encoders.embed("image", encoder, x)
-    assert z.shape[1] == params.width + 6  # patch-token mean + colour summary
+    assert z.shape[1] == params.width + 12  # inner patch-token mean + 2 x colour summary
+    np.testing.assert_array_equal(z[:, -12:-6], z[:, -6:])
     turned = np.ascontiguousarray(np.rot90(x, 1, axes=(2, 3))[..., ::-1])
     np.testing.assert_allclose(encoders.embed("image", encoder, turned), z, atol=1e-5)
+
+
+def test_centre_pooling_reads_only_the_inner_patch_tokens(model_params, tmp_path) -> None:
+    """``centre`` drops the border ring of patches (where a neighbouring cell is cut by the
+    border), so it equals the mean of the inner tokens, and it differs from ``mean``."""
+    image = dataclasses.replace(model_params.image, view="rgb", pooling="centre", colour=0,
+                                dihedral=False)
+    params = dataclasses.replace(model_params, image=image)
+    encoder = encoders.build("image", SHAPES["image"], params, seed=0)
+    encoders.save(encoder, tmp_path / "enc")
+    encoder = encoders.load("image", tmp_path / "enc", SHAPES["image"])
+    x = np.random.default_rng(1).uniform(0.05, 1, size=(3, *SHAPES["image"])).astype(np.float32)
+    side = SHAPES["image"][1] // image.patch_size
+    assert side > 2, "the test needs a patch grid with an inside"
+    noise = torch.arange(side * side, dtype=torch.float32).expand(len(x), side * side)
+    with torch.no_grad():
+        hidden = encoder(pixel_values=torch.from_numpy(x), noise=noise).last_hidden_state
+    grid = hidden[:, 1:].reshape(len(x), side, side, -1)
+    inner = grid[:, 1:-1, 1:-1].reshape(len(x), -1, grid.shape[-1]).mean(dim=1)
+    z = encoders.embed("image", encoder, x)
+    np.testing.assert_allclose(z, inner.numpy(), atol=1e-5)
+    assert not np.allclose(z, hidden[:, 1:].mean(dim=1).numpy(), atol=1e-3)
+
+
+@pytest.mark.parametrize("colour", [True, -1, 1.5])
+def test_colour_weight_must_be_a_count(raw_params, colour) -> None:
+    raw = copy.deepcopy(raw_params)
+    raw["pretrain"]["model"]["image"]["colour"] = colour
+    with pytest.raises(ConfigError, match=r"pretrain\.model\.image\.colour"):
+        parse_params(raw)
