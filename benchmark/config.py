@@ -230,9 +230,10 @@ class ImageEncoderParams:
     density, standardised per image), the pooling of its tokens (``mean`` of the patch tokens,
     ``centre``: of the patch tokens off the grid's border ring, ``cls``, or ``both`` = cls and
     mean concatenated), the weight of a per-image colour summary appended to the embedding
-    (``colour``: how many copies, 0 = none), the strength of random stain (colour) jitter while pretraining (0: none),
-    whether the reconstruction targets are normalised per patch (MAE's ``norm_pix_loss``) and
-    whether the embedding is averaged over the image's 8 rotations and flips (``dihedral``).
+    (``colour``: how many copies, 0 = none), the strength of random stain (colour) jitter while
+    pretraining (0: none), whether the reconstruction targets are normalised per patch (MAE's
+    ``norm_pix_loss``) and whether the embedding is averaged over the image's 8 rotations and
+    flips (``dihedral``).
     """
 
     patch_size: int

@@ -30,8 +30,10 @@ def rows(root: Path, domain: str) -> dict[str, str]:
         "rare-pattern lift, density ratio top 10% (pretrained / raw)":
             f"{_num(pre.get('density_ratio', {}).get('rare_lift'))} / "
             f"{_num(raw.get('density_ratio', {}).get('rare_lift'))}",
-        "linear probe, pretrained vs raw": f"{_num(pre.get('probe_acc'))} vs "
-                                           f"{_num(raw.get('probe_acc'))}",
+        "linear probe on seed labels, pretrained vs raw": f"{_num(pre.get('probe_acc'))} vs "
+                                                          f"{_num(raw.get('probe_acc'))}",
+        "linear probe on pool labels, pretrained vs raw":
+            f"{_num(pre.get('probe_acc_pool'))} vs {_num(raw.get('probe_acc_pool'))}",
         "pattern ceiling, pretrained / raw (majority)":
             f"{_num(ceiling.get('pretrained', {}).get('acc'))} / "
             f"{_num(ceiling.get('raw', {}).get('acc'))} "

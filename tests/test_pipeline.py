@@ -98,6 +98,7 @@ def test_pattern_report_per_domain(workspace, first_run) -> None:
         assert set(report["scores"]) == {"pretrained", "random_init", "raw"}
         for scores in report["scores"].values():
             assert 0.0 <= scores["probe_acc"] <= 1.0
+            assert 0.0 <= scores["probe_acc_pool"] <= 1.0
             assert -1.0 <= scores["kmeans"]["ami"] <= 1.0
         assert abs(sum(row["deficit"] for row in report["clusters"])) < 1e-4
         chosen = report["scores"]["pretrained"][report["algorithm"]]["rare_lift"]

@@ -1,7 +1,11 @@
+import dataclasses
+
+import numpy as np
 import pytest
 
 from benchmark.config import ConfigError
 from benchmark.stages import run
+from tests.conftest import make_domain
 
 
 def test_input_errors_end_in_one_clear_line() -> None:
@@ -57,3 +61,19 @@ def test_forked_workers_die_with_the_stage_process(tmp_path) -> None:
         time.sleep(0.05)
     assert len(list(tmp_path.iterdir())) == 2  # both workers are in their cell
     assert kill_tree(stage, wait=10) == 0
+
+
+def test_pattern_probes_train_on_seed_and_on_pool_labels(smoke_params) -> None:
+    """``probe_acc`` learns from the seed's labels, ``probe_acc_pool`` from the pool's: with the
+    seed's labels scrambled only the first falls to chance."""
+    from benchmark.stages.patterns import _scores
+
+    data = make_domain(n=300)
+    seed = data["seed"]
+    scrambled = np.random.default_rng(1).permutation(seed.y)
+    data = dataclasses.replace(data, splits={**data.splits, "seed": dataclasses.replace(
+        seed, y=scrambled)})
+    z = {s: data[s].x for s in ("seed", "pool", "val")}
+    scores = _scores(z, data, {}, None, smoke_params.patterns)
+    assert scores["probe_acc_pool"] > 0.95
+    assert scores["probe_acc"] < 0.6

@@ -113,11 +113,18 @@ def _rare(data: DomainData, cfg: PatternsParams) -> np.ndarray | None:
 def _scores(z: Mapping[str, np.ndarray], data: DomainData, fits: Mapping[str, pt.Patterns],
             rare: np.ndarray | None, cfg: PatternsParams,
             ratio: np.ndarray | None = None) -> dict[str, Any]:
-    """Linear probe (seed -> val) and, where true patterns exist, discovery per algorithm and
-    the density-ratio ranking's lift beside it.
+    """Linear probes on val and, where true patterns exist, discovery per algorithm and the
+    density-ratio ranking's lift beside it.
+
+    ``probe_acc`` trains on seed (the labels a method starts with), ``probe_acc_pool`` on the
+    pool's labels, which only the harness reads: the linear-probe protocol of self-supervised
+    learning, what the features expose once a few hundred labels no longer limit the probe.
     """
-    out: dict[str, Any] = {"probe_acc": pt.linear_probe(z["seed"], data["seed"].y, z["val"],
-                                                        data["val"].y, cfg.seed)}
+    val = data["val"].y
+    out: dict[str, Any] = {
+        "probe_acc": pt.linear_probe(z["seed"], data["seed"].y, z["val"], val, cfg.seed),
+        "probe_acc_pool": pt.linear_probe(z["pool"], data["pool"].y, z["val"], val, cfg.seed),
+    }
     if rare is None:
         return out
     for alg, found in fits.items():

@@ -145,3 +145,14 @@ def test_colour_weight_must_be_a_count(raw_params, colour) -> None:
     raw["pretrain"]["model"]["image"]["colour"] = colour
     with pytest.raises(ConfigError, match=r"pretrain\.model\.image\.colour"):
         parse_params(raw)
+
+
+def test_tabular_embedding_keeps_the_magnitude_the_final_norm_drops(model_params) -> None:
+    """The embedding is read before the encoder's LayerNorm, which would give every item's
+    vector the same mean and spread (0 and 1 for a fresh model)."""
+    encoder = encoders.build("tabular", SHAPES["tabular"], model_params, seed=0).tabular
+    x = np.random.default_rng(0).normal(size=(8, *SHAPES["tabular"])).astype(np.float32)
+    z = encoders.embed("tabular", encoder, np.concatenate([x, 4 * x]))
+    normed = encoder(features=torch.from_numpy(np.concatenate([x, 4 * x]))).last_hidden_state
+    np.testing.assert_allclose(normed.detach().numpy().std(axis=1), 1.0, atol=0.05)
+    assert z.std(axis=1)[8:].mean() > 2 * z.std(axis=1)[:8].mean()
