@@ -31,6 +31,8 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from benchmark.config import PatternsParams
+
 ALGORITHMS: tuple[str, ...] = ("kmeans", "gmm")
 
 
@@ -72,6 +74,16 @@ def discover(z_d: np.ndarray, z_ref: np.ndarray, k: int, seed: int, algorithm: s
     else:
         raise ValueError(f"unknown clustering {algorithm!r}; expected one of {ALGORITHMS}")
     return Patterns(make_pipeline(StandardScaler(), reduce, cluster).fit(z), k)
+
+
+def discover_with(cfg: PatternsParams, z_d: np.ndarray, z_ref: np.ndarray,
+                  seed: int | None = None, algorithm: str | None = None) -> Patterns:
+    """:func:`discover` with the ``patterns`` params, the one place they are spelled out;
+    ``seed`` / ``algorithm`` override theirs (refits over seeds, the other algorithm's scores).
+    """
+    return discover(z_d, z_ref, cfg.k, cfg.seed if seed is None else seed,
+                    cfg.algorithm if algorithm is None else algorithm, cfg.components,
+                    cfg.covariance, cfg.n_init)
 
 
 def shares(labels: np.ndarray, k: int) -> np.ndarray:

@@ -82,9 +82,8 @@ class Resources:
         """The frozen clusters of ``patterns@domain`` (the generator's cluster conditions),
         recomputed deterministically from the pretrained embeddings.
         """
-        p, z = self.patterns_params, self.embeddings
-        return pt.discover(z["seed"], z["pool"], p.k, p.seed, p.algorithm, p.components,
-                           p.covariance, p.n_init)
+        z = self.embeddings
+        return pt.discover_with(self.patterns_params, z["seed"], z["pool"])
 
     @cached_property
     def generator(self) -> Any:

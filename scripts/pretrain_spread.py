@@ -51,8 +51,7 @@ def measure(domain: str, seed: int, params: Params) -> dict[str, float]:
                             len(data.pattern_names), p.rare_ratio)
     lifts = []
     for cluster_seed in range(p.seed, p.seed + SPREAD_SEEDS):
-        found = pt.discover(z["seed"], z["pool"], p.k, cluster_seed, p.algorithm, p.components,
-                            p.covariance, p.n_init)
+        found = pt.discover_with(p, z["seed"], z["pool"], cluster_seed)
         labels = found.assign(z["pool"])
         gaps = pt.deficit(found.assign(z["seed"]), labels, p.k)
         lifts.append(pt.discovery_scores(labels, data["pool"].meta["pattern"], rare, gaps,

@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -31,6 +33,18 @@ def test_discover_recovers_separated_blobs_and_freezes_clusters(algorithm) -> No
     moved = z + 0.01  # later items land in the same, frozen clusters
     assert np.array_equal(found.assign(moved), labels)
     assert found.project(z).shape == (len(z), 2)
+
+
+def test_discover_with_reads_every_patterns_param(smoke_params) -> None:
+    """The params' k, components, algorithm and seed all reach the clustering."""
+    z, _ = _blobs(90)
+    cfg = dataclasses.replace(smoke_params.patterns, k=4, components=3, algorithm="gmm", seed=2)
+    found = pt.discover_with(cfg, z[:30], z[30:])
+    assert found.k == 4 and found.model[1].n_components == 3
+    assert found.model[-1].__class__.__name__ == "GaussianMixture"
+    assert found.model[-1].random_state == 2
+    refit = pt.discover_with(cfg, z[:30], z[30:], seed=5, algorithm="kmeans")
+    assert refit.model[-1].random_state == 5 and refit.model[-1].n_init == cfg.n_init
 
 
 def test_unknown_algorithm_names_the_valid_ones() -> None:

@@ -112,9 +112,7 @@ def train_domain(domain: str) -> None:
     data = load_domain(domain_dir(domain), splits=_SPLITS)
     with np.load(embeddings_file(domain, PRETRAINED), allow_pickle=False) as npz:
         z = {s: npz[s] for s in _SPLITS}
-    pc = params.patterns
-    found = pt.discover(z["seed"], z["pool"], pc.k, pc.seed, pc.algorithm, pc.components,
-                        pc.covariance, pc.n_init)
+    found = pt.discover_with(params.patterns, z["seed"], z["pool"])
     learn = load_learning_data(domain_dir(domain))
     embed = embedder(domain, data)
     x = np.concatenate([learn["seed"].x, learn["pool"].x]).astype(np.float32)
@@ -122,7 +120,7 @@ def train_domain(domain: str) -> None:
     own = "transfer_from" not in data.info  # the cached embeddings are of this domain's items
     cluster = (np.concatenate([found.assign(z["seed"]), found.assign(z["pool"])]) if own
                else found.assign(embed(x)))
-    gen = generators.build(data.modality, x, data.n_classes, pc.k, cfg.channels, cfg.width,
+    gen = generators.build(data.modality, x, data.n_classes, found.k, cfg.channels, cfg.width,
                            cfg.timesteps, cfg.prediction, cfg.schedule, cfg.seed)
     losses = fit(gen, x, label, cluster, cfg.steps.of(data.modality), cfg.batch_size,
                  cfg.lr, cfg.drop, cfg.seed, name=f"generator {domain}",

@@ -67,8 +67,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     lap = time.perf_counter()
     ratios = _density_ratios(features, cfg) if rare is not None else {}
     ratio_s = time.perf_counter() - lap
-    fits = {name: {alg: pt.discover(z["seed"], z["pool"], cfg.k, cfg.seed, alg, cfg.components,
-                                    cfg.covariance, cfg.n_init) for alg in pt.ALGORITHMS}
+    fits = {name: {alg: pt.discover_with(cfg, z["seed"], z["pool"], algorithm=alg)
+                   for alg in pt.ALGORITHMS}
             for name, z in features.items()}
     primary = fits[PRETRAINED][cfg.algorithm]
     report = {
@@ -148,8 +148,7 @@ def lift_spread(z: Mapping[str, np.ndarray], data: DomainData, rare: np.ndarray,
     beside the same clustering refitted with the next :data:`SPREAD_SEEDS` - 1 seeds shows how
     much of the reported lift is the features and how much the luck of the initialisation.
     """
-    refits = [pt.discover(z["seed"], z["pool"], cfg.k, seed, cfg.algorithm, cfg.components,
-                          cfg.covariance, cfg.n_init)
+    refits = [pt.discover_with(cfg, z["seed"], z["pool"], seed)
               for seed in range(cfg.seed + 1, cfg.seed + SPREAD_SEEDS)]
     lifts = [_discovery(found, z, data, rare, cfg)["rare_lift"] for found in [chosen, *refits]]
     return {"seeds": SPREAD_SEEDS, "mean": float(np.nanmean(lifts)),
