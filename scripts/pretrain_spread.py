@@ -18,14 +18,12 @@ import os
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 from benchmark import patterns as pt
 from benchmark.config import Params, load_params
 from benchmark.data import load_domain, load_learning_data
 from benchmark.metrics.stats import mean_ci
 from benchmark.paths import domain_dir
-from benchmark.stages.patterns import SPREAD_SEEDS
+from benchmark.stages.patterns import lift_spread, rare_of, scores
 
 COLUMNS = ("probe on seed labels", "probe on pool labels", "chosen lift", "lift over seeds")
 
@@ -41,25 +39,21 @@ def measure(domain: str, seed: int, params: Params) -> dict[str, float]:
     cfg = params.pretrain
     cfg = dataclasses.replace(cfg, fit=dataclasses.replace(cfg.fit, seed=seed))
     data = load_domain(domain_dir(domain), splits=("seed", "pool", "val"))
+    p = params.patterns
+    rare = rare_of(data, p)
+    if rare is None:
+        raise SystemExit(f"{domain_dir(domain)}: the {domain} data record no true patterns "
+                         "(meta['pattern']), so there is no rare-pattern lift to spread")
     with tempfile.TemporaryDirectory(prefix="spread-") as tmp:
         fit_encoder(load_learning_data(domain_dir(domain)), cfg, None, Path(tmp))
         encoder = encoders.load(data.modality, tmp, data.input_shape)
         z = {s: encoders.embed(data.modality, encoder, data[s].x, cfg.fit.embed_batch_size)
              for s in ("seed", "pool", "val")}
-    p = params.patterns
-    rare = pt.rare_patterns(data["seed"].meta["pattern"], data["pool"].meta["pattern"],
-                            len(data.pattern_names), p.rare_ratio)
-    lifts = []
-    for cluster_seed in range(p.seed, p.seed + SPREAD_SEEDS):
-        found = pt.discover_with(p, z["seed"], z["pool"], cluster_seed)
-        labels = found.assign(z["pool"])
-        gaps = pt.deficit(found.assign(z["seed"]), labels, p.k)
-        lifts.append(pt.discovery_scores(labels, data["pool"].meta["pattern"], rare, gaps,
-                                         p.top)["rare_lift"])
-    val = data["val"].y
-    return {COLUMNS[0]: pt.linear_probe(z["seed"], data["seed"].y, z["val"], val, p.seed),
-            COLUMNS[1]: pt.linear_probe(z["pool"], data["pool"].y, z["val"], val, p.seed),
-            COLUMNS[2]: lifts[0], COLUMNS[3]: float(np.mean(lifts))}
+    chosen = pt.discover_with(p, z["seed"], z["pool"])
+    report = scores(z, data, {p.algorithm: chosen}, rare, p)
+    return {COLUMNS[0]: report["probe_acc"], COLUMNS[1]: report["probe_acc_pool"],
+            COLUMNS[2]: report[p.algorithm]["rare_lift"],
+            COLUMNS[3]: lift_spread(z, data, rare, p, chosen)["mean"]}
 
 
 def table(domain: str, results: dict[int, dict[str, float]]) -> str:

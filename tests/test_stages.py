@@ -66,7 +66,7 @@ def test_forked_workers_die_with_the_stage_process(tmp_path) -> None:
 def test_pattern_probes_train_on_seed_and_on_pool_labels(smoke_params) -> None:
     """``probe_acc`` learns from the seed's labels, ``probe_acc_pool`` from the pool's: with the
     seed's labels scrambled only the first falls to chance."""
-    from benchmark.stages.patterns import _scores
+    from benchmark.stages.patterns import scores
 
     data = make_domain(n=300)
     seed = data["seed"]
@@ -74,6 +74,6 @@ def test_pattern_probes_train_on_seed_and_on_pool_labels(smoke_params) -> None:
     data = dataclasses.replace(data, splits={**data.splits, "seed": dataclasses.replace(
         seed, y=scrambled)})
     z = {s: data[s].x for s in ("seed", "pool", "val")}
-    scores = _scores(z, data, {}, None, smoke_params.patterns)
-    assert scores["probe_acc_pool"] > 0.95
-    assert scores["probe_acc"] < 0.6
+    result = scores(z, data, {}, None, smoke_params.patterns)
+    assert result["probe_acc_pool"] > 0.95
+    assert result["probe_acc"] < 0.6

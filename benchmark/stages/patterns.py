@@ -63,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                           f"{items} items of seed + pool in {domain_dir(args.domain)}")
     features = {name: _embeddings(args.domain, name) for name in (PRETRAINED, RANDOM_INIT)}
     features[RAW] = {s: data[s].x.reshape(len(data[s]), -1) for s in _SPLITS}
-    rare = _rare(data, cfg)
+    rare = rare_of(data, cfg)
     lap = time.perf_counter()
     ratios = _density_ratios(features, cfg) if rare is not None else {}
     ratio_s = time.perf_counter() - lap
@@ -74,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     report = {
         "k": cfg.k, "algorithm": cfg.algorithm, "top": cfg.top, "rare_ratio": cfg.rare_ratio,
         "rare_patterns": [data.pattern_names[p] for p in rare] if rare is not None else None,
-        "scores": {name: _scores(z, data, fits[name], rare, cfg, ratios.get(name))
+        "scores": {name: scores(z, data, fits[name], rare, cfg, ratios.get(name))
                    for name, z in features.items()},
         "clusters": cluster_table(primary, features[PRETRAINED], data, cfg),
     }
@@ -102,7 +102,7 @@ def _has_truth(data: DomainData) -> bool:
     return bool(data.pattern_names) and all("pattern" in data[s].meta for s in _SPLITS)
 
 
-def _rare(data: DomainData, cfg: PatternsParams) -> np.ndarray | None:
+def rare_of(data: DomainData, cfg: PatternsParams) -> np.ndarray | None:
     """The rare true patterns, or None for a source that records no patterns."""
     if not _has_truth(data):
         return None
@@ -110,7 +110,7 @@ def _rare(data: DomainData, cfg: PatternsParams) -> np.ndarray | None:
                             len(data.pattern_names), cfg.rare_ratio)
 
 
-def _scores(z: Mapping[str, np.ndarray], data: DomainData, fits: Mapping[str, pt.Patterns],
+def scores(z: Mapping[str, np.ndarray], data: DomainData, fits: Mapping[str, pt.Patterns],
             rare: np.ndarray | None, cfg: PatternsParams,
             ratio: np.ndarray | None = None) -> dict[str, Any]:
     """Linear probes on val and, where true patterns exist, discovery per algorithm and the
