@@ -38,11 +38,13 @@ def copy_project(dest: Path, profile: str = "smoke") -> Path:
 
     Tracked and untracked files are copied, ignored ones (data, runs, the venv) are not, except
     the user's real data files in ``raw/`` (hard links): a real-data domain runs there too.
+    ``dvc.lock`` is not copied either: it records the user's own last ``dvc repro`` (the README's
+    first command), which a fresh clone does not have.
     """
     files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"],
                            cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
     for rel in files:
-        if (REPO / rel).is_file():
+        if rel != "dvc.lock" and (REPO / rel).is_file():
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / rel, dest / rel)
     link_tree(REPO / "raw", dest / "raw")
