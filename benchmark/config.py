@@ -291,10 +291,10 @@ class EncoderParams:
 
 
 @dataclass(frozen=True)
-class ModalitySteps:
-    """Steps per modality: one count each for ``image``, ``sequence`` and ``tabular`` models,
-    whose costs per step differ by an order of magnitude (pretraining: the image encoder keeps
-    learning shape well past the point where the others stop gaining)."""
+class ModalityCounts:
+    """A count per modality (steps, ensemble members): one each for ``image``, ``sequence`` and
+    ``tabular`` models, whose costs per step differ by an order of magnitude (pretraining: the
+    image encoder keeps learning shape well past the point where the others stop gaining)."""
 
     image: int
     sequence: int
@@ -313,11 +313,14 @@ class ModalitySteps:
 class PretrainFitParams:
     """The self-supervised recipe: a fixed number of steps (per modality) on seed + pool."""
 
-    steps: ModalitySteps
+    steps: ModalityCounts
     batch_size: int
     lr: float
     weight_decay: float
     seed: int = 0
+    # encoders pretrained per domain, from seeds seed * members + 0, 1, ...: their embeddings
+    # side by side (see benchmark.encoders.Ensemble); 1 = a single encoder
+    members: ModalityCounts = field(default_factory=lambda: ModalityCounts(1, 1, 1))
     embed_batch_size: int = 512
     accelerator: str = "cpu"
     devices: int = 1
@@ -371,7 +374,7 @@ class PatternsParams:
 
 
 @dataclass(frozen=True)
-class GeneratorSteps(ModalitySteps):
+class GeneratorSteps(ModalityCounts):
     """Training steps per modality: the MLP denoiser is far cheaper per step than the UNets."""
 
     image: int = 200

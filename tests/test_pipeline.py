@@ -107,7 +107,13 @@ def test_pattern_report_per_domain(workspace, first_run) -> None:
             assert spread["min"] <= chosen <= spread["max"]
         png = workspace / f"reports/patterns/{domain}.png"
         assert png.read_bytes()[:4] == b"\x89PNG"
-        assert (workspace / f"models/{domain}/encoder/config.json").is_file()
+        members = json.loads((workspace / f"models/{domain}/pretrain.json").read_text())["members"]
+        encoder = workspace / f"models/{domain}/encoder"
+        if members == 1:
+            assert (encoder / "config.json").is_file()
+        else:  # one save_pretrained folder per member
+            assert sorted(p.name for p in encoder.iterdir()) == [f"member-{i}"
+                                                                 for i in range(members)]
 
 
 def test_generator_report_per_domain(workspace, first_run) -> None:

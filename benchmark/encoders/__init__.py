@@ -5,6 +5,9 @@ downloaded), pretrained self-supervised in the pipeline and stored with ``save_p
     save(model, folder)                                                   # save_pretrained
     encoder = load("image", folder)                                       # encoder, no masking
     z = embed("image", encoder, x)                                        # (n, dim) float32
+
+An :class:`Ensemble` (members pretrained from different seeds) saves, loads and embeds the same
+way; its folder holds one ``save_pretrained`` folder per member.
 """
 
 from __future__ import annotations
@@ -13,9 +16,10 @@ import copy
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -31,6 +35,38 @@ from benchmark.encoders.tabular import TabularMAE
 FAMILIES: dict[str, EncoderFamily] = {
     "image": ImageMAE(), "sequence": SequenceMAE(), "tabular": TabularMAE(),
 }
+
+
+MEMBER = "member-{}"  # an ensemble's folder holds member-0, member-1, ... (save_pretrained each)
+
+
+class Ensemble(torch.nn.Module):
+    """Encoders of one architecture pretrained from different seeds, read as one: the embedding
+    concatenates theirs. A small encoder's clusters depend on the luck of its seed; what its
+    members share is what survives the standardisation and principal components every reader
+    applies.
+
+    Measured on the quick robotics data (tabular MLPs, 8 draws of each size): the chosen
+    clustering's rare-pattern lift 0.99 - 2.51 (mean 1.65) for one encoder, 1.37 - 1.77 (1.57)
+    for 4 members, 1.53 - 1.69 (1.61, 4 draws) for 8; its mean over clustering seeds 1.45 +- 0.18
+    -> 1.61 +- 0.10 (sd); linear probe 0.898 -> 0.918. On the climate sequences 3 PatchTSTs
+    raised the probe (0.78 -> 0.81) but lowered the lift (1.49 -> 1.17, 3 draws), so the
+    ensemble is set per modality (``pretrain.fit.members``).
+    """
+
+    def __init__(self, members: Sequence[PreTrainedModel]) -> None:
+        super().__init__()
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        self.members = torch.nn.ModuleList(members)
+
+    @property
+    def config(self) -> Any:
+        """The members' shared config (the input shape check reads it)."""
+        return self.members[0].config
+
+
+Encoder = PreTrainedModel | Ensemble
 
 
 def family(modality: str) -> EncoderFamily:
@@ -49,22 +85,29 @@ def build(modality: str, input_shape: tuple[int, ...], params: EncoderParams,
     return fam.pretraining_class(fam.config(tuple(input_shape), params))
 
 
-def random_like(encoder: PreTrainedModel, seed: int) -> PreTrainedModel:
+def random_like(encoder: Encoder, seed: int) -> Encoder:
     """The same architecture and config, untrained: the baseline that measures what
     pretraining adds.
     """
+    if isinstance(encoder, Ensemble):
+        return Ensemble([random_like(m, seed + i) for i, m in enumerate(encoder.members)]).eval()
     torch.manual_seed(seed)
     return type(encoder)(copy.deepcopy(encoder.config)).eval()
 
 
-def save(model: PreTrainedModel, folder: str | Path) -> None:
-    """``save_pretrained`` into a sibling temp folder, then swap it in: never half a model."""
+def save(model: Encoder, folder: str | Path) -> None:
+    """``save_pretrained`` (each member's into its own subfolder) into a sibling temp folder,
+    then swap it in: never half a model."""
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
     try:
         with quiet():
-            model.save_pretrained(tmp)
+            if isinstance(model, Ensemble):
+                for i, member in enumerate(model.members):
+                    member.save_pretrained(tmp / MEMBER.format(i))
+            else:
+                model.save_pretrained(tmp)
         shutil.rmtree(folder, ignore_errors=True)
         os.replace(tmp, folder)
     finally:
@@ -72,14 +115,21 @@ def save(model: PreTrainedModel, folder: str | Path) -> None:
 
 
 def load(modality: str, path: str | Path,
-         input_shape: tuple[int, ...] | None = None) -> PreTrainedModel:
-    """The encoder of a local ``save_pretrained`` folder (pretraining or encoder checkpoint),
-    set up for embedding; ``input_shape`` checks it fits the domain's items.
+         input_shape: tuple[int, ...] | None = None) -> Encoder:
+    """The encoder of a local ``save_pretrained`` folder (pretraining or encoder checkpoint)
+    or of an ensemble's folder of them, set up for embedding; ``input_shape`` checks it fits the
+    domain's items.
     """
     fam = family(modality)
     path = Path(path)
     if not (path / "config.json").is_file():
-        raise FileNotFoundError(f"{path}: not a save_pretrained folder (no config.json)")
+        members = []
+        while (path / MEMBER.format(len(members)) / "config.json").is_file():
+            members.append(load(modality, path / MEMBER.format(len(members)), input_shape))
+        if members:
+            return Ensemble(members).eval()
+        raise FileNotFoundError(f"{path}: not a save_pretrained folder (no config.json) nor an "
+                                f"ensemble's (no {MEMBER.format(0)}/config.json)")
     with quiet():
         encoder, info = fam.encoder_class.from_pretrained(path, output_loading_info=True,
                                                           **fam.inference)
@@ -109,9 +159,12 @@ def quiet() -> Iterator[None]:
 
 
 @torch.no_grad()
-def embed(modality: str, encoder: PreTrainedModel, x: np.ndarray,
+def embed(modality: str, encoder: Encoder, x: np.ndarray,
           batch_size: int = 512) -> np.ndarray:
-    """Embeddings of ``x`` in batches, float32 ``(n, dim)``."""
+    """Embeddings of ``x`` in batches, float32 ``(n, dim)``; an ensemble's members' side by
+    side."""
+    if isinstance(encoder, Ensemble):
+        return np.concatenate([embed(modality, m, x, batch_size) for m in encoder.members], 1)
     fam = family(modality)
     encoder.eval()
     parts = [fam.pool(encoder, torch.from_numpy(np.ascontiguousarray(x[i:i + batch_size])))

@@ -1,14 +1,17 @@
-"""``pretrain@domain``: pretrain the domain's encoder self-supervised on seed + pool (a transfer
-domain's: the other site's, ``domains.<d>.transfer_from``) or load the local weights named in
-``pretrain.weights``, then cache the embeddings of every split of the domain.
+"""``pretrain@domain``: pretrain the domain's encoder (or an ensemble, ``pretrain.fit.members``)
+self-supervised on seed + pool (a transfer domain's: the other site's,
+``domains.<d>.transfer_from``) or load the local weights named in ``pretrain.weights``, then
+cache the embeddings of every split of the domain.
 
-Outputs: the encoder (``save_pretrained`` folder), the embeddings of every split by the
-pretrained encoder and by an untrained one of the same architecture (the baseline that measures
-what pretraining adds), and a summary (loss at the start and end, seconds).
+Outputs: the encoder (a ``save_pretrained`` folder, one per member for an ensemble), the
+embeddings of every split by the pretrained encoder and by an untrained one of the same
+architecture (the baseline that measures what pretraining adds), and a summary (loss at the
+start and end, seconds).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -58,22 +61,29 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def fit_encoder(data: DomainData, params: PretrainParams, weights: str | None,
                 folder: Path) -> dict[str, Any]:
-    """Pretrain a fresh encoder on ``data``'s seed + pool, or copy the local ``weights``, into
-    ``folder``."""
+    """Pretrain a fresh encoder (or ensemble, ``params.fit.members``) on ``data``'s seed + pool,
+    or copy the local ``weights``, into ``folder``."""
     from benchmark import encoders
     from benchmark.encoders.pretrain import pretrain
 
     if weights is not None:
         encoders.save(encoders.load(data.modality, weights, data.input_shape), folder)
         return {"source": weights}
-    model = encoders.build(data.modality, data.input_shape, params.model, params.fit.seed)
-    losses = pretrain(model, data.modality, np.concatenate([data["seed"].x, data["pool"].x]),
-                      params.fit, name=f"pretrain {data.name}")
-    encoders.save(model, folder)
-    head = max(1, len(losses) // 10)
-    return {"source": "pretrained", "steps": len(losses),
-            "loss/first": float(np.mean(losses[:head])),
-            "loss/last": float(np.mean(losses[-head:]))}
+    x = np.concatenate([data["seed"].x, data["pool"].x])
+    count = params.fit.members.of(data.modality)
+    members, first, last = [], [], []
+    for i in range(count):
+        fit = dataclasses.replace(params.fit, seed=params.fit.seed * count + i)
+        model = encoders.build(data.modality, data.input_shape, params.model, fit.seed)
+        name = f"pretrain {data.name}" + (f" {i + 1}/{count}" if count > 1 else "")
+        losses = pretrain(model, data.modality, x, fit, name=name)
+        head = max(1, len(losses) // 10)
+        first.append(float(np.mean(losses[:head])))
+        last.append(float(np.mean(losses[-head:])))
+        members.append(model)
+    encoders.save(members[0] if count == 1 else encoders.Ensemble(members), folder)
+    return {"source": "pretrained", "steps": len(losses), "members": count,
+            "loss/first": float(np.mean(first)), "loss/last": float(np.mean(last))}
 
 
 if __name__ == "__main__":

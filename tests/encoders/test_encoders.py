@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from benchmark import encoders
-from benchmark.config import ConfigError, ModalitySteps, PretrainFitParams, parse_params
+from benchmark.config import ConfigError, ModalityCounts, PretrainFitParams, parse_params
 from benchmark.encoders.pretrain import pretrain
 from benchmark.stages.pretrain import fit_encoder
 from tests.conftest import make_domain
@@ -65,7 +65,7 @@ def test_random_init_keeps_the_architecture_not_the_weights(modality, model_para
 def test_pretraining_lowers_the_masked_loss(model_params) -> None:
     data = make_domain(n=64)
     model = encoders.build("tabular", data.input_shape, model_params, seed=0)
-    fit = PretrainFitParams(steps=ModalitySteps(image=1, sequence=1, tabular=40), batch_size=32,
+    fit = PretrainFitParams(steps=ModalityCounts(image=1, sequence=1, tabular=40), batch_size=32,
                             lr=0.01, weight_decay=0.0)
     losses = pretrain(model, "tabular", data["pool"].x, fit)
     assert len(losses) == 40
@@ -92,6 +92,54 @@ def test_loading_checks_the_folder_and_the_input_shape(model_params, tmp_path) -
         encoders.load("tabular", tmp_path / "enc", (9,))
     with pytest.raises(ValueError, match="no encoder for modality 'audio'"):
         encoders.family("audio")
+
+
+@pytest.mark.parametrize("modality", sorted(SHAPES))
+def test_an_ensemble_saves_loads_and_embeds_its_members_side_by_side(modality, model_params,
+                                                                      tmp_path) -> None:
+    shape = SHAPES[modality]
+    members = [encoders.build(modality, shape, model_params, seed=s) for s in (0, 1)]
+    encoders.save(encoders.Ensemble(members), tmp_path / "ens")
+    assert not (tmp_path / "ens" / "config.json").exists()
+    ensemble = encoders.load(modality, tmp_path / "ens", shape)
+    assert isinstance(ensemble, encoders.Ensemble) and len(ensemble.members) == 2
+    x = np.random.default_rng(0).uniform(0.05, 1, size=(3, *shape)).astype(np.float32)
+    for i, member in enumerate(members):
+        encoders.save(member, tmp_path / f"alone-{i}")
+    alone = [encoders.embed(modality, encoders.load(modality, tmp_path / f"alone-{i}"), x)
+             for i in range(2)]
+    np.testing.assert_allclose(encoders.embed(modality, ensemble, x), np.concatenate(alone, 1),
+                               atol=1e-5)
+    assert not np.allclose(alone[0], alone[1])
+    untrained = encoders.random_like(ensemble, seed=0)
+    assert isinstance(untrained, encoders.Ensemble) and len(untrained.members) == 2
+    assert encoders.embed(modality, untrained, x).shape == (3, 2 * alone[0].shape[1])
+    with pytest.raises(ValueError, match=r"\(9, 9\)"):
+        encoders.load(modality, tmp_path / "ens", (9, 9))
+
+
+def test_ensemble_members_are_pretrained_from_their_own_seeds(smoke_params, tmp_path) -> None:
+    """Member i of pretraining seed s starts from seed s * members + i: a one-member run is the
+    first member of a two-member one, and pretraining seeds never share a member."""
+    data = make_domain(n=32)
+
+    def fitted(seed: int, members: int) -> np.ndarray:
+        fit = dataclasses.replace(smoke_params.pretrain.fit, seed=seed,
+                                  members=ModalityCounts(image=1, sequence=1, tabular=members))
+        folder = tmp_path / f"{seed}-{members}"
+        summary = fit_encoder(data, dataclasses.replace(smoke_params.pretrain, fit=fit), None,
+                              folder)
+        assert summary["members"] == members
+        return encoders.embed("tabular", encoders.load("tabular", folder), data["val"].x)
+
+    one, two, next_two = fitted(0, 1), fitted(0, 2), fitted(1, 2)
+    width = one.shape[1]
+    assert two.shape[1] == 2 * width
+    np.testing.assert_allclose(two[:, :width], one, atol=1e-6)
+    assert not np.allclose(two[:, width:], one, atol=1e-3)
+    for a in (two[:, :width], two[:, width:]):
+        for b in (next_two[:, :width], next_two[:, width:]):
+            assert not np.allclose(a, b, atol=1e-3)
 
 
 def test_every_domain_must_name_its_weights(raw_params) -> None:
