@@ -19,7 +19,6 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -59,11 +58,6 @@ class Ensemble(torch.nn.Module):
         if not members:
             raise ValueError("an ensemble needs at least one member")
         self.members = torch.nn.ModuleList(members)
-
-    @property
-    def config(self) -> Any:
-        """The members' shared config (the input shape check reads it)."""
-        return self.members[0].config
 
 
 Encoder = PreTrainedModel | Ensemble
