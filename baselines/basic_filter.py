@@ -10,7 +10,7 @@ import numpy as np
 
 from baselines.scale_only import ScaleOnly
 from benchmark.assist import committee
-from benchmark.method import METHODS, Candidates, RoundContext
+from benchmark.method import METHODS, Candidates, RoundView
 
 
 @METHODS.register("basic_filter")
@@ -28,10 +28,10 @@ class BasicFilter(ScaleOnly):
         super().__init__(real, synthetic, members, pseudo_label)
         self.min_confidence, self.dedup_quantile = min_confidence, dedup_quantile
 
-    def candidates_for_people(self, cands: Candidates, ctx: RoundContext) -> np.ndarray:
+    def candidates_for_people(self, cands: Candidates, view: RoundView) -> np.ndarray:
         from cleanlab import Datalab
 
-        found = committee(ctx, cands, self.members)
+        found = committee(view, cands, self.members)
         confident = found.mean.max(axis=1) >= self.min_confidence
         lab = Datalab({"label": found.prelabel}, label_name="label", verbosity=0)
         lab.find_issues(features=found.z.astype(np.float64), pred_probs=found.mean,
@@ -40,7 +40,7 @@ class BasicFilter(ScaleOnly):
         issues = lab.get_issues()
         duplicate = _later_duplicates(issues, lab)
         outlier = issues["is_outlier_issue"].to_numpy(bool)
-        ctx.log.update({"filter/low_confidence": float((~confident).mean()),
+        view.log.update({"filter/low_confidence": float((~confident).mean()),
                         "filter/near_duplicate": float(duplicate.mean()),
                         "filter/outlier": float(outlier.mean())})
         return np.flatnonzero(confident & ~duplicate & ~outlier)

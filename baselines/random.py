@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from benchmark.annotation import Request
-from benchmark.method import METHODS, Candidates, Method, RoundContext, label_requests
+from benchmark.method import METHODS, Candidates, Method, RoundView, label_requests
 
 
 @METHODS.register("random")
@@ -21,14 +21,14 @@ class RandomSampling(Method):
     def __init__(self, balance_groups: bool = False) -> None:
         self.balance_groups = balance_groups
 
-    def propose(self, ctx: RoundContext) -> Candidates:
-        return ctx.pool
+    def propose(self, view: RoundView) -> Candidates:
+        return view.pool
 
-    def select(self, cands: Candidates, ctx: RoundContext) -> list[Request]:
-        return label_requests(cands, self.order(cands, ctx))
+    def select(self, cands: Candidates, view: RoundView) -> list[Request]:
+        return label_requests(cands, self.order(cands, view))
 
-    def order(self, cands: Candidates, ctx: RoundContext) -> np.ndarray:
-        order = ctx.rng.permutation(len(cands))
+    def order(self, cands: Candidates, view: RoundView) -> np.ndarray:
+        order = view.rng.permutation(len(cands))
         if not self.balance_groups:
             return order
         # round-robin over groups, each group in its random order

@@ -14,7 +14,7 @@ from benchmark.method import (
     Candidates,
     Method,
     Pseudo,
-    RoundContext,
+    RoundView,
     label_requests,
 )
 
@@ -34,24 +34,24 @@ class ScaleOnly(Method):
         self.real, self.synthetic, self.members = real, synthetic, members
         self.pseudo_label = pseudo_label
 
-    def propose(self, ctx: RoundContext) -> Candidates:
-        take = ctx.rng.permutation(len(ctx.pool))[: self.real]
-        parts = [ctx.pool.subset(np.sort(take))]
-        if self.synthetic > 0 and ctx.generate is not None:
-            parts.append(ctx.generate(self.synthetic))
+    def propose(self, view: RoundView) -> Candidates:
+        take = view.rng.permutation(len(view.pool))[: self.real]
+        parts = [view.pool.subset(np.sort(take))]
+        if self.synthetic > 0:
+            parts.append(view.generate(self.synthetic))
         return Candidates.concat(parts)
 
-    def candidates_for_people(self, cands: Candidates, ctx: RoundContext) -> np.ndarray:
+    def candidates_for_people(self, cands: Candidates, view: RoundView) -> np.ndarray:
         """Rows people may see (all of them here; basic_filter drops some first)."""
         return np.arange(len(cands))
 
-    def select(self, cands: Candidates, ctx: RoundContext) -> list[Request]:
-        self.prelabel_ = committee(ctx, cands, self.members).prelabel
-        self.keep_ = self.candidates_for_people(cands, ctx)
-        order = self.keep_[ctx.rng.permutation(len(self.keep_))]
+    def select(self, cands: Candidates, view: RoundView) -> list[Request]:
+        self.prelabel_ = committee(view, cands, self.members).prelabel
+        self.keep_ = self.candidates_for_people(cands, view)
+        order = self.keep_[view.rng.permutation(len(self.keep_))]
         return label_requests(cands, order, "verify", self.prelabel_)
 
-    def incorporate(self, ctx: RoundContext, cands: Candidates,
+    def incorporate(self, view: RoundView, cands: Candidates,
                     answers: list[Annotation]) -> Pseudo | None:
         if not self.pseudo_label:
             return None

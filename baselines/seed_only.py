@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from benchmark.annotation import Request
-from benchmark.method import METHODS, Candidates, Method, RoundContext
+from benchmark.method import METHODS, Candidates, Method, RoundView
 
 
 @METHODS.register("seed_only")
@@ -14,8 +14,8 @@ class SeedOnly(Method):
 
     name = "seed_only"
 
-    def propose(self, ctx: RoundContext) -> Candidates:
-        return ctx.pool.subset(np.array([], dtype=np.int64))
+    def propose(self, view: RoundView) -> Candidates:
+        return view.pool.subset(np.array([], dtype=np.int64))
 
-    def select(self, cands: Candidates, ctx: RoundContext) -> list[Request]:
+    def select(self, cands: Candidates, view: RoundView) -> list[Request]:
         return []

@@ -17,7 +17,7 @@ Each round, from the harness's own parts:
 5. optionally, confident synthetic items on which the whole committee agrees join unpaid as
    pseudo-labels (``pseudo_label``; off by default, see the class docstring).
 
-Re-targeting (``retarget``) reads the loop's per-round metrics in ``ctx.history``: a cluster
+Re-targeting (``retarget``) reads the loop's per-round metrics in ``view.history``: a cluster
 whose share in D stayed below its share in ``reference`` (``cluster_gap/<c>`` > 0) for the
 last r of n completed rounds gets its allocation and acquisition weight raised by
 1 + retarget * r / n, and a group whose probe accuracy on ``val`` stayed below the overall one
@@ -42,7 +42,7 @@ from benchmark.method import (
     Candidates,
     Method,
     Pseudo,
-    RoundContext,
+    RoundView,
     label_requests,
 )
 
@@ -78,46 +78,45 @@ class Adaptive(Method):
         self.density_ratio = density_ratio
 
     # ------------------------------------------------------------------ propose
-    def propose(self, ctx: RoundContext) -> Candidates:
-        table = self.pattern_table(ctx)
+    def propose(self, view: RoundView) -> Candidates:
+        table = self.pattern_table(view)
         self.table_ = table
-        n_syn = int(ctx.budget * self.synthetic_share // ctx.costs["verify"])
+        n_syn = int(view.budget * self.synthetic_share // view.costs["verify"])
         counts = _allocate(n_syn, table, self.tradeoff)
         labels, clusters = _targets(counts, table["class_need"])
-        parts = [ctx.pool]
-        if len(labels) and ctx.generate is not None:
-            parts.append(ctx.generate(len(labels), labels, clusters))
-        ctx.log.update({"adaptive/synthetic_requested": float(len(labels)),
+        parts = [view.pool]
+        if len(labels):
+            parts.append(view.generate(len(labels), labels, clusters))
+        view.log.update({"adaptive/synthetic_requested": float(len(labels)),
                         "adaptive/clusters_targeted": float((counts > 0).sum()),
                         "adaptive/clusters_failed": float(table["failed"].sum()),
                         "adaptive/clusters_boosted": float((table["cluster_boost"] > 1).sum()),
                         "adaptive/groups_boosted": float((table["group_boost"] > 1).sum())})
         return Candidates.concat(parts)
 
-    def pattern_table(self, ctx: RoundContext) -> dict[str, Any]:
+    def pattern_table(self, view: RoundView) -> dict[str, Any]:
         """Deficit, weakness, group lag, per-class need, generator failures and the
         re-targeting boosts per cluster (and per group).
         """
-        res = ctx.resources
-        found, k = res.patterns, res.patterns.k
-        z_d = res.embed_items(ctx.dataset.meta["item"], ctx.dataset.x)
-        labels_d, labels_pool = found.assign(z_d), found.assign(res.embeddings["pool"])
-        labels_val = found.assign(res.embeddings["val"])
-        proba = pt.committee_proba(z_d, ctx.dataset.y, res.embeddings["val"], ctx.n_classes,
-                                   self.members, seed=ctx.seed * 1000 + ctx.round)
-        wrong = proba.mean(0).argmax(1) != ctx.val.y
-        weak = pt.weakness(labels_val, ctx.val.y, proba, k)
-        lag = _group_lag(ctx.val.group, wrong)
-        cluster_lag = np.nan_to_num(pt.cluster_mean(labels_val, lag[ctx.val.group], k))
-        need = np.ones((k, ctx.n_classes))  # +1 smoothing: every class stays reachable
-        np.add.at(need, (labels_val, ctx.val.y), 1.0 + 2.0 * wrong)
-        cluster_boost = _boost(ctx.history, _cluster_gaps, k, self.retarget)
-        group_boost = _boost(ctx.history, _group_gaps, len(lag), self.fairness * self.retarget)
+        found, k, z = view.patterns, view.patterns.k, view.embeddings
+        z_d = view.embed(view.dataset.meta["item"])
+        labels_d, labels_pool = found.assign(z_d), found.assign(z["pool"])
+        labels_val = found.assign(z["val"])
+        proba = pt.committee_proba(z_d, view.dataset.y, z["val"], view.n_classes,
+                                   self.members, seed=view.seed * 1000 + view.round)
+        wrong = proba.mean(0).argmax(1) != view.val.y
+        weak = pt.weakness(labels_val, view.val.y, proba, k)
+        lag = _group_lag(view.val.group, wrong)
+        cluster_lag = np.nan_to_num(pt.cluster_mean(labels_val, lag[view.val.group], k))
+        need = np.ones((k, view.n_classes))  # +1 smoothing: every class stays reachable
+        np.add.at(need, (labels_val, view.val.y), 1.0 + 2.0 * wrong)
+        cluster_boost = _boost(view.history, _cluster_gaps, k, self.retarget)
+        group_boost = _boost(view.history, _group_gaps, len(lag), self.fairness * self.retarget)
         return {"k": k, "deficit": pt.deficit(labels_d, labels_pool, k),
                 "weakness": weak.error, "group_lag": lag, "cluster_lag": cluster_lag,
                 "fair_scale": (1.0 + self.fairness * cluster_lag / max(cluster_lag.max(), 1e-9))
                 * cluster_boost, "cluster_boost": cluster_boost, "group_boost": group_boost,
-                "class_need": need, "failed": self._failed(ctx.history, k)}
+                "class_need": need, "failed": self._failed(view.history, k)}
 
     def _failed(self, history: list[dict[str, Any]], k: int) -> np.ndarray:
         """Clusters whose generated items people accepted too rarely in earlier rounds."""
@@ -130,11 +129,11 @@ class Adaptive(Method):
         return (n >= self.min_reviews) & (ok < self.min_accept * np.maximum(n, 1))
 
     # ------------------------------------------------------------------ select
-    def select(self, cands: Candidates, ctx: RoundContext) -> list[Request]:
-        found = committee(ctx, cands, self.members)
+    def select(self, cands: Candidates, view: RoundView) -> list[Request]:
+        found = committee(view, cands, self.members)
         self.committee_ = found
         table, syn = self.table_, cands.synthetic
-        cluster = ctx.resources.patterns.assign(found.z)
+        cluster = view.patterns.assign(found.z)
         priority = _allocate(1000, table, self.tradeoff, respect_failures=False) + 1.0
         boost = np.where(table["failed"], 2.0, 1.0)  # failed clusters: real items instead
         weight = (priority * boost)[cluster] / priority.max()
@@ -145,15 +144,15 @@ class Adaptive(Method):
         rule = ACQUISITIONS.get(self.acquisition)()
         real = np.flatnonzero(~syn)
         item_w = _rarity(found.z_dataset, found.z[real], self.density_ratio,
-                         ctx.seed * 1000 + ctx.round)
+                         view.seed * 1000 + view.round)
         order = rule.order(found.proba[:, real], found.z[real], found.z_dataset,
-                           int(ctx.budget // ctx.costs["label"]) + 1, ctx.rng,
+                           int(view.budget // view.costs["label"]) + 1, view.rng,
                            weight=(weight * group_w)[real] * item_w)
         synthetic = np.flatnonzero(syn)
         verify = label_requests(cands, synthetic, "verify", cands.meta["target_label"])
         return verify + label_requests(cands, real[order])
 
-    def incorporate(self, ctx: RoundContext, cands: Candidates,
+    def incorporate(self, view: RoundView, cands: Candidates,
                     answers: list[Annotation]) -> Pseudo | None:
         if not self.pseudo_label:
             return None

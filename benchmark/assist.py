@@ -11,7 +11,7 @@ import numpy as np
 
 from benchmark import patterns as pt
 from benchmark.annotation.acquisition import agreement
-from benchmark.method import Candidates, RoundContext
+from benchmark.method import Candidates, RoundView
 
 
 @dataclass
@@ -34,17 +34,17 @@ class Committee:
         return self.mean.argmax(axis=1)
 
 
-def committee(ctx: RoundContext, cands: Candidates, members: int = 5) -> Committee:
+def committee(view: RoundView, cands: Candidates, members: int = 5) -> Committee:
     """Fit the committee on D (embedded) and predict the candidates and ``val``; logs the
     committee's cross-model agreement on ``val`` as ``committee_agreement``.
     """
-    res, data = ctx.resources, ctx.dataset
-    z_d = res.embed_items(data.meta["item"], data.x)
-    z = res.embed_items(cands.items, cands.x)
-    z_val = res.embeddings["val"]
-    both = pt.committee_proba(z_d, data.y, np.concatenate([z, z_val]), ctx.n_classes, members,
-                              seed=ctx.seed * 1000 + ctx.round)
+    data = view.dataset
+    z_d = view.embed(data.meta["item"])
+    z = view.embed(cands.items)
+    z_val = view.embeddings["val"]
+    both = pt.committee_proba(z_d, data.y, np.concatenate([z, z_val]), view.n_classes, members,
+                              seed=view.seed * 1000 + view.round)
     found = Committee(both[:, :len(z)], z, z_d, both[:, len(z):])
-    ctx.log["committee_agreement"] = agreement(found.val_proba)
-    ctx.log["committee_val_acc"] = float((found.val_proba.mean(0).argmax(1) == ctx.val.y).mean())
+    view.log["committee_agreement"] = agreement(found.val_proba)
+    view.log["committee_val_acc"] = float((found.val_proba.mean(0).argmax(1) == view.val.y).mean())
     return found

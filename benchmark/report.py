@@ -181,6 +181,10 @@ def markdown(summary: pd.DataFrame, diffs: pd.DataFrame, confidence: float,
             lines.append(f"\n**Underspent:** `{row.method}` left {row.mean:.1f} cost units of "
                          "its budget unspent on average (stop reason in each cell's "
                          "construction.json): its row is not an equal-budget comparison.")
+        for row in part[(part.metric == "cost/overspent") & (part["mean"] > 1e-9)].itertuples():
+            lines.append(f"\n**Overspent:** `{row.method}`'s ledgers record {row.mean:.2f} cost "
+                         "units beyond its budget on average (answers imported at other prices "
+                         "or an edited ledger): its row is not an equal-budget comparison.")
         for row in part[part.metric.str.startswith("postprocess/")].itertuples():
             post, _, why = row.metric.split("/")[1].rpartition("_")
             lines.append(f"\n`{row.method}` reports no scores here: {post} "

@@ -1,9 +1,10 @@
 """Lazy handles to what the upstream stages built for a domain, shared by every method: the
 encoder and its cached embeddings, the frozen pattern clusters, the generator and the judge.
 
-Nothing is loaded until a method asks, so ``random`` or ``seed_only`` never pay for the
-generator. Items are embedded once: seed and pool items come from the ``pretrain`` cache,
-others (synthetic) are encoded on demand and remembered by id.
+Nothing is loaded until it is needed, so ``random`` or ``seed_only`` never pay for the
+generator. These are the harness's handles (the judge and ``reference`` / test embeddings
+among them): a method never holds this object, only the sealed view the loop builds from it
+(``benchmark.method.RoundView``); items are embedded by id in ``benchmark.items``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ class Resources:
         self.paths = {"embeddings": Path(embeddings), "encoder": Path(encoder),
                       "generator": Path(generator), "judge": Path(judge)}
         self.patterns_params, self.sampling = patterns, sampling
-        self._cache: dict[str, np.ndarray] = {}
 
     @cached_property
     def embeddings(self) -> dict[str, np.ndarray]:
@@ -49,24 +49,6 @@ class Resources:
         if len(x) == 0:
             return np.zeros((0, self.embeddings["seed"].shape[1]), np.float32)
         return encoders.embed(self.modality, self.encoder, np.asarray(x, np.float32))
-
-    def embed_items(self, items: np.ndarray, x: np.ndarray) -> np.ndarray:
-        """Embeddings by item id: cached splits for ``seed:i`` / ``pool:i``, else computed."""
-        out = np.zeros((len(items), self.embeddings["seed"].shape[1]), np.float32)
-        todo = []
-        for row, item in enumerate(items.tolist()):
-            split, _, index = item.partition(":")
-            if split in ("seed", "pool"):
-                out[row] = self.embeddings[split][int(index)]
-            elif item in self._cache:
-                out[row] = self._cache[item]
-            else:
-                todo.append(row)
-        if todo:
-            z = self.embed(x[todo])
-            out[todo] = z
-            self._cache.update({items[r]: z[j] for j, r in enumerate(todo)})
-        return out
 
     def reference_radii(self, k: int) -> np.ndarray:
         """k-NN radii of the ``reference`` embeddings (PRDC), computed once per cell."""

@@ -41,3 +41,20 @@ def make_domain(n: int = 40, n_classes: int = 3, seed: int = 0) -> DomainData:
 @pytest.fixture
 def toy_domain() -> DomainData:
     return make_domain()
+
+
+@pytest.fixture(scope="session")
+def toy() -> DomainData:
+    """The tiny domain the method and loop tests construct on."""
+    return make_domain()
+
+
+@pytest.fixture(scope="session")
+def resources(toy: DomainData, smoke_params: Params, tmp_path_factory: pytest.TempPathFactory):
+    """Real upstream artifacts of ``toy`` at tiny sizes (tests/toy_upstream.py), built once."""
+    from dataclasses import replace
+
+    from tests.toy_upstream import build_resources
+
+    params = replace(smoke_params, patterns=replace(smoke_params.patterns, k=3, top=1))
+    return build_resources(toy, params, tmp_path_factory.mktemp("upstream"))

@@ -34,7 +34,7 @@ from benchmark.annotation.labelstudio import (
     read_queue,
     write_queue,
 )
-from benchmark.annotation.ledger import NO_LABEL, Ledger, Request
+from benchmark.annotation.ledger import NO_LABEL, Ledger, Request, price
 from benchmark.data import DataFormatError
 
 CLASSES = ["c0", "c1", "c2"]
@@ -86,7 +86,8 @@ def check_ledger(ledger: Ledger, rows: list, annotator: str = "human") -> None:
     assert sorted(got) == sorted(r[0].key for r in answered)
     for req, _, _, outcome, label in answered:
         entry = got[req.key]
-        assert (entry.outcome, entry.label, entry.cost) == (outcome, label, COSTS[req.action])
+        assert (entry.outcome, entry.label, entry.cost) == (
+            outcome, label, price(req.action, outcome, COSTS))  # a correction costs a label
         assert (entry.round, entry.annotator, entry.proposed) == (1, annotator, req.proposed)
 
 
@@ -137,7 +138,8 @@ def test_file_round_trip(tmp_path: Path, modality: str) -> None:
     check_ledger(ledger, ROUND)
     total = ledger.total_cost
     assert import_answers(tmp_path / "export.json", queue_path, ledger, COSTS) == (0, 1)
-    assert ledger.total_cost == total == pytest.approx(1.0 + 0.4 + 0.4 + 0.2 + 0.2 + 1.0)
+    # labelled 1.0, accepted 0.4, corrected 1.0 (a label), rejected 0.2, kept 0.2, label 1.0
+    assert ledger.total_cost == total == pytest.approx(1.0 + 0.4 + 1.0 + 0.2 + 0.2 + 1.0)
     check_ledger(Ledger(tmp_path / "ledger.jsonl", "fp"), ROUND)  # as written to disk
 
 
@@ -332,4 +334,4 @@ def test_live_label_studio_round_trip(tmp_path: Path, label_studio: str) -> None
     assert import_answers(tmp_path / "export.json", queue_path, ledger, COSTS) == (5, 1)
     check_ledger(ledger, rows)
     assert import_answers(tmp_path / "export.json", queue_path, ledger, COSTS) == (0, 1)
-    assert ledger.total_cost == pytest.approx(1.0 + 0.4 * 3 + 0.2)
+    assert ledger.total_cost == pytest.approx(1.0 + 0.4 + 1.0 + 0.4 + 0.2)  # a correction: 1.0

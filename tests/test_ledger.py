@@ -81,8 +81,8 @@ def test_each_action_costs_its_price_and_is_never_charged_twice(tmp_path) -> Non
     assert [a.label for a in both] == [2, 0] and first[0] == both[0]
     assert both[1].outcome == "accepted" and both[1].cost == 0.4
     wrong = _review(annotator, [Request("pool:0", "verify", 1)], 3)[0]
-    assert (wrong.outcome, wrong.label) == ("corrected", 2)
-    assert ledger.total_cost == pytest.approx(1.8) and len(ledger.entries) == 3
+    assert (wrong.outcome, wrong.label, wrong.cost) == ("corrected", 2, 1.0)  # a label's price
+    assert ledger.total_cost == pytest.approx(2.4) and len(ledger.entries) == 3
 
 
 class _Judge:
@@ -101,7 +101,8 @@ def test_synthetic_items_are_judged_and_can_be_rejected(tmp_path) -> None:
     answers = annotator.review(requests, x, np.ones(4, bool), 1)
     assert [a.outcome for a in answers] == ["accepted", "corrected", "rejected", "kept"]
     assert [a.label for a in answers] == [2, 1, -1, -1]
-    assert ledger.total_cost == pytest.approx(0.4 + 0.4 + 1.0 + 0.2)
+    # accepted 0.4, corrected = a label 1.0, a label rejected as unrealistic 1.0, kept 0.2
+    assert [a.cost for a in answers] == [0.4, 1.0, 1.0, 0.2]
     with pytest.raises(ValueError, match="cannot be rejected"):
         _review(annotator, [Request("pool:0", "reject")])
 

@@ -202,8 +202,8 @@ def test_editing_a_method_reruns_its_cells_with_a_new_result(workspace, first_ru
     stamps = _stamps(workspace, grid)
     path = workspace / "baselines/random.py"
     text = path.read_text()
-    path.write_text(text.replace("order = ctx.rng.permutation(len(cands))",
-                                 "order = ctx.rng.permutation(len(cands))[::-1]"))
+    path.write_text(text.replace("order = view.rng.permutation(len(cands))",
+                                 "order = view.rng.permutation(len(cands))[::-1]"))
     _sh(["dvc", "repro"], workspace)
     path.write_text(text)
     after = _stamps(workspace, grid)

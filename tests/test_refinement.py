@@ -15,9 +15,9 @@ from benchmark.config import ConstructParams, StopParams
 from benchmark.data import Split
 from benchmark.loop import HARNESS, early_stop, method_view
 from benchmark.loop import construct as run_loop
-from benchmark.method import METHODS, Method, RoundContext, label_requests
+from benchmark.method import METHODS, Method, RoundView, label_requests
 from benchmark.stages.construct import ROUND_COLUMNS, rounds_csv
-from tests.test_methods import COSTS, resources, toy  # noqa: F401  (fixtures)
+from tests.test_methods import COSTS
 
 
 def _construct(domain, res, path, method="random", budget=12.0, rounds=3,
@@ -39,7 +39,7 @@ def _construct(domain, res, path, method="random", budget=12.0, rounds=3,
 # --------------------------------------------------------------------------- round metrics
 
 
-def test_round_log_holds_the_metrics_in_range(toy, resources, tmp_path) -> None:  # noqa: F811
+def test_round_log_holds_the_metrics_in_range(toy, resources, tmp_path) -> None:
     result, _ = _construct(toy, resources, tmp_path, rounds=2)
     k = resources.patterns.k
     for log in result.rounds:
@@ -65,7 +65,7 @@ def test_round_log_holds_the_metrics_in_range(toy, resources, tmp_path) -> None:
     assert "coverage" in header.split(",") and len(rows) == 2
 
 
-def test_label_accuracy_sees_annotator_errors(toy, resources, tmp_path) -> None:  # noqa: F811
+def test_label_accuracy_sees_annotator_errors(toy, resources, tmp_path) -> None:
     result, _ = _construct(toy, resources, tmp_path, budget=20.0, rounds=1, error_rate=0.5)
     log = result.rounds[0]
     assert log[f"{HARNESS}label_accuracy_pool"] < 1.0
@@ -78,27 +78,27 @@ class _Spy(Method):
     name = "spy"
 
     def __init__(self) -> None:
-        self.seen: list[RoundContext] = []
+        self.seen: list[RoundView] = []
 
-    def propose(self, ctx):
-        self.seen.append(ctx)
-        return ctx.pool
+    def propose(self, view):
+        self.seen.append(view)
+        return view.pool
 
-    def select(self, cands, ctx):
+    def select(self, cands, view):
         return label_requests(cands, np.arange(2))
 
 
-def test_harness_metrics_are_out_of_the_methods_reach(toy, resources, tmp_path) -> None:  # noqa: F811
+def test_harness_metrics_are_out_of_the_methods_reach(toy, resources, tmp_path) -> None:
     spy = _Spy()
     result, _ = _construct(toy, resources, tmp_path, method=spy, error_rate=0.5)
     assert all(f"{HARNESS}label_accuracy" in log for log in result.rounds)  # recorded ...
-    assert [len(c.history) for c in spy.seen] == [0, 1, 2]
-    for ctx in spy.seen:  # ... but nothing the method reads holds it or the hidden labels
-        assert not [key for log in ctx.history for key in log
+    assert [len(v.history) for v in spy.seen] == [0, 1, 2]
+    for view in spy.seen:  # ... but nothing the method reads holds it or the hidden labels
+        assert not [key for log in view.history for key in log
                     if key.startswith(HARNESS) or "label_accuracy" in key]
-        assert not hasattr(ctx.pool, "y") and set(ctx.pool.meta) == {
+        assert not hasattr(view.pool, "y") and set(view.pool.meta) == {
             "source", "target_label", "target_cluster"}
-        assert not hasattr(ctx.resources, "truth")
+        assert not hasattr(view, "resources") and not hasattr(view, "truth")
     assert method_view([{"a": 1, f"{HARNESS}x": 2}]) == [{"a": 1}]
 
 
@@ -127,7 +127,7 @@ def test_early_stop_rules() -> None:
     (StopParams(patience=1, min_delta=1.0), "no_improvement"),
 ])
 def test_each_stop_reason_ends_the_run_and_reports_its_spend(
-        stop, reason, toy, resources, tmp_path) -> None:  # noqa: F811
+        stop, reason, toy, resources, tmp_path) -> None:
     result, ledger = _construct(toy, resources, tmp_path, stop=stop)
     assert result.stop_reason == reason  # not rounds_underspent, although budget is left
     assert len(result.rounds) == (2 if reason == "no_improvement" else 1)
@@ -135,7 +135,7 @@ def test_each_stop_reason_ends_the_run_and_reports_its_spend(
     assert "committee_consistency" in result.rounds[-1]  # the round that ended the run
 
 
-def test_budget_and_underspent_semantics(toy, resources, tmp_path) -> None:  # noqa: F811
+def test_budget_and_underspent_semantics(toy, resources, tmp_path) -> None:
     # a target met on the last round does not rename a run that used its rounds and budget
     done, _ = _construct(toy, resources, tmp_path / "a", rounds=1, stop=StopParams(coverage=0.01))
     assert done.stop_reason == "rounds" and done.cost == 12.0
@@ -150,18 +150,17 @@ def test_budget_and_underspent_semantics(toy, resources, tmp_path) -> None:  # n
 # --------------------------------------------------------------------------- re-targeting
 
 
-def _ctx(domain, res, history) -> RoundContext:
-    from benchmark.loop import pool_candidates, seed_dataset
+def _ctx(domain, res, history) -> RoundView:
+    from benchmark.items import RunItems
+    from benchmark.loop import Construction, Round, seed_dataset, views
 
-    data = seed_dataset(domain["seed"])
-    return RoundContext(round=1, budget=4.0, costs=COSTS, dataset=data,
-                        pool=pool_candidates(domain["pool"], set()),
-                        val=Split(domain["val"].x, domain["val"].y, domain["val"].group),
-                        n_classes=domain.n_classes, rng=np.random.default_rng(0), seed=0,
-                        history=history, resources=res)
+    items = RunItems(domain["seed"], domain["pool"], res, 0)
+    state = Construction(seed_dataset(items.seed), history)
+    round_ = Round(1, 4.0, items.pool_candidates(set()), np.random.default_rng(0))
+    return views(round_, state, items, domain["val"], domain.n_classes, COSTS)()
 
 
-def test_retargeting_raises_a_lagging_cluster_and_group(toy, resources) -> None:  # noqa: F811
+def test_retargeting_raises_a_lagging_cluster_and_group(toy, resources) -> None:
     k = resources.patterns.k
 
     def log(lagging_cluster: int, lagging_group: int) -> dict:
@@ -204,7 +203,7 @@ def test_rare_lift_bought_by_hand() -> None:
     assert np.isnan(rare_lift_bought(_dataset(["seed:0"]), seed_patterns, pool_patterns, 0.5))
 
 
-def test_the_loop_records_rare_lift_only_with_true_patterns(toy, resources, tmp_path  # noqa: F811
+def test_the_loop_records_rare_lift_only_with_true_patterns(toy, resources, tmp_path
                                                             ) -> None:
     result, _ = _construct(toy, resources, tmp_path / "a", rounds=1)
     assert f"{HARNESS}rare_lift_bought" not in result.rounds[0]  # no patterns passed

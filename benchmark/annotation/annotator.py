@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from benchmark.annotation.judge import Judge
-from benchmark.annotation.ledger import NO_LABEL, Annotation, Ledger, Request
+from benchmark.annotation.ledger import NO_LABEL, Annotation, Ledger, Request, content_digest, price
 
 
 class SimulatedAnnotator:
@@ -35,8 +35,8 @@ class SimulatedAnnotator:
         known = self.ledger.lookup()
         fresh = [i for i, r in enumerate(requests) if r.key not in known]
         verdicts = self._judge([i for i in fresh if synthetic[i]], x)
-        new = [self._answer(requests[i], bool(synthetic[i]), verdicts.get(i), round_)
-               for i in fresh]
+        new = [self._answer(requests[i], bool(synthetic[i]), verdicts.get(i), round_,
+                            content_digest(x[i])) for i in fresh]
         self.ledger.append(new)
         known = self.ledger.lookup()
         return [known[r.key] for r in requests]
@@ -51,31 +51,32 @@ class SimulatedAnnotator:
                                                                strict=True)}
 
     def _answer(self, req: Request, synthetic: bool, verdict: tuple[int, bool] | None,
-                round_: int) -> Annotation:
-        cost = float(self.costs[req.action])
+                round_: int, digest: str) -> Annotation:
         if req.action == "reject" and not synthetic:
             raise ValueError(f"{req.item}: a real item cannot be rejected as unrealistic")
         if synthetic:
             assert verdict is not None
             true, realistic = verdict
             if not realistic:
-                return self._record(req, NO_LABEL, "rejected", cost, round_)
+                return self._record(req, NO_LABEL, "rejected", round_, digest)
             if req.action == "reject":
-                return self._record(req, NO_LABEL, "kept", cost, round_)
+                return self._record(req, NO_LABEL, "kept", round_, digest)
         else:
             if req.item not in self.truth:
                 raise KeyError(f"annotator has no ground truth for item {req.item!r}")
             true = int(self.truth[req.item])
         label = self._with_error(req.item, true)
         if req.action == "label":
-            return self._record(req, label, "labelled", cost, round_)
+            return self._record(req, label, "labelled", round_, digest)
         return self._record(req, label, "accepted" if label == req.proposed else "corrected",
-                            cost, round_)
+                            round_, digest)
 
-    def _record(self, req: Request, label: int, outcome: str, cost: float,
-                round_: int) -> Annotation:
-        return Annotation(req.item, req.action, int(label), cost, round_, self.name, outcome,
-                          req.proposed)
+    def _record(self, req: Request, label: int, outcome: str, round_: int,
+                digest: str) -> Annotation:
+        """The answer, charged by :func:`benchmark.annotation.ledger.price`."""
+        return Annotation(req.item, req.action, int(label), price(req.action, outcome,
+                                                                  self.costs),
+                          round_, self.name, outcome, req.proposed, digest)
 
     def _with_error(self, item: str, true: int) -> int:
         if self.error_rate == 0.0 or self.n_classes < 2:

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from benchmark.annotation.ledger import NO_LABEL, Annotation, Ledger, Request
+from benchmark.annotation.ledger import NO_LABEL, Annotation, Ledger, Request, content_digest, price
 from benchmark.data import MODALITIES, DataFormatError
 from benchmark.io import atomic_write, atomic_write_json, atomic_write_npz, atomic_write_text
 
@@ -317,8 +317,9 @@ def _annotation(queue: Queue, index: int, choice: str, where: str,
         label = queue.class_names.index(choice)
         outcome = ("labelled" if req.action == "label"
                    else "accepted" if label == req.proposed else "corrected")
-    return Annotation(req.item, req.action, label, float(costs[req.action]), queue.round,
-                      annotator, outcome, req.proposed)
+    return Annotation(req.item, req.action, label, price(req.action, outcome, costs),
+                      queue.round, annotator, outcome, req.proposed,
+                      content_digest(queue.x[index]))
 
 
 def import_answers(export_path: str | Path, queue_path: str | Path, ledger: Ledger,

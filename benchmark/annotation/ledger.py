@@ -13,11 +13,14 @@ silently dropping the answers after it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+
+import numpy as np
 
 # What a human can be asked to do with an item (``annotator.costs`` prices each):
 #   label  - give the class of an item from scratch;
@@ -30,6 +33,31 @@ OUTCOMES: tuple[str, ...] = ("labelled", "accepted", "corrected", "kept", "rejec
 # Outcomes that give an item a human-confirmed label, so the loop adds it to the dataset.
 LABELLED: frozenset[str] = frozenset({"labelled", "accepted", "corrected"})
 NO_LABEL = -1
+
+
+def price(action: str, outcome: str, costs: Mapping[str, float]) -> float:
+    """What one answer costs: its action's price (``annotator.costs``), except that a verify
+    a person corrects costs a label: finding the right class is labelling, whatever was
+    proposed. Without this, verifying a wrong proposal would buy true labels at the verify price.
+    """
+    if action == "verify" and outcome == "corrected":
+        return float(max(costs["label"], costs["verify"]))
+    return float(costs[action])
+
+
+def worst_price(action: str, costs: Mapping[str, float]) -> float:
+    """The most an answer to ``action`` can cost, known before the answer: what the loop
+    reserves so that no round spends more than its budget.
+    """
+    return float(max(costs["label"], costs["verify"])) if action == "verify" else float(
+        costs[action])
+
+
+def content_digest(x: np.ndarray) -> str:
+    """A short digest of one item's inputs: an answer replays only for the item it was given
+    for (a synthetic id regenerated with other contents is another item).
+    """
+    return hashlib.sha256(np.ascontiguousarray(x, np.float32).tobytes()).hexdigest()[:16]
 
 
 class LedgerError(RuntimeError):
@@ -69,6 +97,7 @@ class Annotation:
     annotator: str
     outcome: str = "labelled"
     proposed: int = NO_LABEL
+    digest: str = ""  # content_digest of the inputs answered ("" in ledgers of before it)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -144,6 +173,13 @@ class Ledger:
     @property
     def total_cost(self) -> float:
         return float(sum(a.cost for a in self.entries))
+
+    def cost_of(self, first: int, last: int | None = None) -> float:
+        """What the answers bought in rounds ``first`` .. ``last`` (only ``first`` by default)
+        cost: the one record of what a run spent.
+        """
+        last = first if last is None else last
+        return float(sum(a.cost for a in self.entries if first <= a.round <= last))
 
 
 def _parse(raw: bytes) -> dict | None:

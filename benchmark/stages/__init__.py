@@ -7,11 +7,12 @@ import ctypes
 import hashlib
 import json
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import sys
+import traceback
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -103,19 +104,58 @@ _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def run_cells(fn: Callable[..., T], cells: Sequence[tuple[Any, ...]], workers: int) -> list[T]:
-    """``fn(*cell)`` for every cell (a (method, seed) pair, or a domain), ``workers`` at once
-    in forked processes that
-    inherit the parent's imports and loaded data (so each cell pays no start-up), or in turn.
-    The parent must not have run torch yet: forking after OpenMP started is unsafe.
+    """``fn(*cell)`` for every cell (a (method, seed) pair, or a domain), each in a forked
+    process of its own, ``workers`` at once. A fork inherits the parent's imports and loaded data,
+    so a cell pays no start-up, and it leaves nothing behind: whatever a cell's code sets (a class
+    attribute of a method, a module global) dies with its process, so no cell can carry anything
+    into another. Every cell runs; then the first failure, in cell order, is raised with the
+    cell's traceback. The parent must not have run torch yet: forking after OpenMP started is
+    unsafe.
     """
-    if workers <= 1 or len(cells) <= 1:
-        one_thread()
-        return [fn(*cell) for cell in cells]
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(min(workers, len(cells)), mp_context=context,
-                             initializer=_worker_start, initargs=(os.getpid(),)) as pool:
-        futures = [pool.submit(fn, *cell) for cell in cells]
-        return [future.result() for future in futures]
+    todo, running = list(enumerate(cells)), {}
+    outcomes: dict[int, tuple[bool, Any, str]] = {}
+    while todo or running:
+        while todo and len(running) < max(workers, 1):
+            index, cell = todo.pop(0)
+            receive, send = context.Pipe(duplex=False)
+            process = context.Process(target=_cell_process, args=(fn, cell, send, os.getpid()))
+            process.start()
+            send.close()
+            running[receive] = (index, process)
+        for receive in multiprocessing.connection.wait(list(running)):
+            index, process = running.pop(receive)
+            try:
+                outcomes[index] = receive.recv()
+            except EOFError:  # killed, or died in C code, before it could answer
+                process.join()
+                outcomes[index] = (False, RuntimeError(
+                    f"cell {cells[index]} died (exit code {process.exitcode})"), "")
+            receive.close()
+            process.join()
+    for index in range(len(cells)):
+        ok, value, trace = outcomes[index]
+        if not ok:
+            raise value from CellTraceback(trace) if trace else None
+    return [outcomes[i][1] for i in range(len(cells))]
+
+
+class CellTraceback(Exception):
+    """The traceback of a cell that failed in its own process (the cause of the error raised)."""
+
+
+def _cell_process(fn: Callable[..., Any], cell: tuple[Any, ...], send: Any, stage: int) -> None:
+    """One cell in a forked process: its result, or its error with the traceback, go back."""
+    _worker_start(stage)
+    try:
+        outcome: tuple[bool, Any, str] = (True, fn(*cell), "")
+    except BaseException as err:  # noqa: BLE001 (everything goes back to the stage)
+        outcome = (False, err, "".join(traceback.format_exception(err)))
+    try:
+        send.send(outcome)
+    except Exception:  # noqa: BLE001 (an unpicklable result or error)
+        send.send((False, RuntimeError(f"cell {cell}: {outcome[1]!r}"), outcome[2]))
+    send.close()
 
 
 def _worker_start(stage: int) -> None:

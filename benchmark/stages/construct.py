@@ -72,17 +72,24 @@ def domain_digest(data: DomainData, domain: str) -> str:
     return digest([content.hexdigest(), files_digest([p for p in upstream if p.exists()])])
 
 
-def fingerprint(params: Params, shared: str, method: str, seed: int) -> str:
+def method_code(params: Params, method: str) -> str:
+    """A digest of the code a method's cells run: the method's module and the loop's, with
+    everything they import (read once per stage, before the cells fork).
+    """
+    return code_digest([METHODS.get(params.method_plugin(method)).__module__, *LOOP_CODE])
+
+
+def fingerprint(params: Params, shared: str, method: str, seed: int, code: str) -> str:
     """Everything the answers of a run depend on: the domain's ``shared`` digest, params, seed
-    and the code of the method and the loop. A change starts a fresh ledger (the old one kept).
+    and the ``code`` of the method and the loop. A change starts a fresh ledger (the old one
+    kept).
     """
     return digest({
         "domain": shared, "method": method, "seed": seed,
         "options": params.method_options(method),
         "construct": asdict(params.construct), "annotator": asdict(params.annotator),
         "patterns": asdict(params.patterns), "generator": asdict(params.generator),
-        "code": code_digest([METHODS.get(params.method_plugin(method)).__module__,
-                             *LOOP_CODE]),
+        "code": code,
     })
 
 
@@ -99,11 +106,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = domain_cells_args(__doc__, argv)
     params = load_params()
     cells = grid_cells(params.grid, args.method, args.seed)
-    for method in {m for m, _ in cells}:
-        METHODS.get(params.method_plugin(method))  # unknown ones fail here, in one line
+    # unknown methods fail here, in one line
+    code = {method: method_code(params, method) for method in {m for m, _ in cells}}
     data = load_domain(domain_dir(args.domain), splits=("seed", "pool", "val"))
     _JOB.update(params=params, data=data, domain=args.domain,
-                shared=domain_digest(data, args.domain))
+                shared=domain_digest(data, args.domain), code=code)
     _warm_imports([m for m, _ in cells])
     waiting = [w for w in run_cells(construct_cell, cells, params.grid.workers) if w]
     if waiting:
@@ -131,7 +138,8 @@ def construct_cell(method_name: str, seed: int) -> str | None:
     sweep_temp_files(out)  # left by a killed run (state, dataset); the ledger resumes itself
     plot = rounds_plot(domain, method_name, seed)  # in a folder the domain's cells share
     sweep_temp_files(plot.parent, plot.name)
-    ledger = Ledger(out / LEDGER, fingerprint(params, _JOB["shared"], method_name, seed))
+    ledger = Ledger(out / LEDGER, fingerprint(params, _JOB["shared"], method_name, seed,
+                                              _JOB["code"][method_name]))
     res = resources(params, data, domain)
     pool = data["pool"]
     costs = asdict(params.annotator.costs)
@@ -206,13 +214,16 @@ def rounds_csv(rounds: list[dict[str, Any]]) -> str:
 
 
 def summary(result: Construction, ledger: Ledger, budget: float) -> dict[str, Any]:
-    """construction.json: cost, actions, outcomes, make-up of D, human evaluation, rounds."""
-    data, entries = result.dataset, ledger.entries
+    """construction.json: cost (the ledger's: every answer bought), actions, outcomes, make-up
+    of D, human evaluation, rounds.
+    """
+    data, entries, cost = result.dataset, ledger.entries, ledger.total_cost
     synthetic = [a for a in entries if a.item.startswith("synth:")]
     n_syn = max(len(synthetic), 1)
     return {
-        "cost": round(result.cost, 6), "budget": budget,
-        "underspent": round(budget - result.cost, 6),
+        "cost": round(cost, 6), "budget": budget,
+        "underspent": round(max(budget - cost, 0.0), 6),
+        "overspent": round(max(cost - budget, 0.0), 6),
         "annotations": len(entries), "actions": dict(Counter(a.action for a in entries)),
         "outcomes": dict(Counter(a.outcome for a in entries)),
         "origin": dict(Counter(data.meta["origin"].tolist())),

@@ -181,6 +181,7 @@ def cell_metrics(construction: dict[str, Any], size: int) -> dict[str, float]:
     metrics = {
         "cost/annotation": float(construction["cost"]),
         "cost/underspent": float(construction.get("underspent", 0.0)),
+        "cost/overspent": float(construction.get("overspent", 0.0)),
         "dataset/size": float(size),
         "dataset/human_labelled": float(origin.get("human", 0)),
         "dataset/pseudo_labelled": float(origin.get("pseudo", 0)),
