@@ -1,6 +1,7 @@
-"""``scale_only``: sheer scale, model-assisted — as many real-pool and untargeted synthetic items
-as the size cap allows, pre-labelled by a committee trained on D; the human budget verifies a
-random subset and the rest join unverified, as declared pseudo-labels.
+"""``scale_only``: the textbook model-assisted scale-up — as many real-pool and untargeted
+synthetic items as the size cap allows, pre-labelled by a committee trained on D; people verify
+a random order of them while the budget lasts, and of the rest only pre-labels the committee is
+sure of join unverified, as declared pseudo-labels.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from benchmark.annotation import Annotation, Request
-from benchmark.assist import committee
+from benchmark.assist import Committee, committee, confidence_threshold
 from benchmark.method import (
     METHODS,
     Candidates,
@@ -23,16 +24,20 @@ from benchmark.method import (
 class ScaleOnly(Method):
     """Per round: ``real`` random pool items and ``synthetic`` untargeted generated items
     (the size cap), pre-labelled by the committee; people verify a random order of them.
-    ``pseudo_label`` lets every unverified candidate in with its pre-label (the point of
-    scale); without it only verified items enter.
+    ``pseudo_label`` lets an unverified candidate in with its pre-label when the committee's
+    confidence reaches the threshold at which its pre-labels on ``val`` are right at least
+    ``pseudo_precision`` of the time (chosen on ``val`` every round; without it only verified
+    items enter). Unthresholded pseudo-labels are not scale-up but label noise: at quick sizes
+    the committee's pre-labels of real pool items were right 67-71% of the time on climate and
+    biomedical.
     """
 
     name = "scale_only"
 
     def __init__(self, real: int = 600, synthetic: int = 200, members: int = 5,
-                 pseudo_label: bool = True) -> None:
+                 pseudo_label: bool = True, pseudo_precision: float = 0.95) -> None:
         self.real, self.synthetic, self.members = real, synthetic, members
-        self.pseudo_label = pseudo_label
+        self.pseudo_label, self.pseudo_precision = pseudo_label, pseudo_precision
 
     def propose(self, view: RoundView) -> Candidates:
         take = view.rng.permutation(len(view.pool))[: self.real]
@@ -42,14 +47,14 @@ class ScaleOnly(Method):
         return Candidates.concat(parts)
 
     def candidates_for_people(self, cands: Candidates, view: RoundView) -> np.ndarray:
-        """Rows people may see (all of them here; basic_filter drops some first)."""
+        """Rows people may see (all of them)."""
         return np.arange(len(cands))
 
     def select(self, cands: Candidates, view: RoundView) -> list[Request]:
-        self.prelabel_ = committee(view, cands, self.members).prelabel
+        self.committee_ = committee(view, cands, self.members)
         self.keep_ = self.candidates_for_people(cands, view)
         order = self.keep_[view.rng.permutation(len(self.keep_))]
-        return label_requests(cands, order, "verify", self.prelabel_)
+        return label_requests(cands, order, "verify", self.committee_.prelabel)
 
     def incorporate(self, view: RoundView, cands: Candidates,
                     answers: list[Annotation]) -> Pseudo | None:
@@ -57,4 +62,17 @@ class ScaleOnly(Method):
             return None
         seen = {a.item for a in answers}
         rows = np.array([i for i in self.keep_ if str(cands.items[i]) not in seen], np.int64)
-        return Pseudo(rows, self.prelabel_[rows])
+        rows = rows[self.confident(self.committee_, view)[rows]]
+        rows = self.unverified(rows, cands, view)
+        return Pseudo(rows, self.committee_.prelabel[rows])
+
+    def confident(self, found: Committee, view: RoundView) -> np.ndarray:
+        """Per candidate: is the committee's pre-label sure enough to join unverified?"""
+        threshold = confidence_threshold(found.val_proba.mean(0), view.val.y,
+                                         self.pseudo_precision)
+        view.log["pseudo_threshold"] = threshold
+        return found.mean.max(axis=1) >= threshold
+
+    def unverified(self, rows: np.ndarray, cands: Candidates, view: RoundView) -> np.ndarray:
+        """The confident unverified rows that join (all of them; basic_filter checks them)."""
+        return rows

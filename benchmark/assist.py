@@ -48,3 +48,19 @@ def committee(view: RoundView, cands: Candidates, members: int = 5) -> Committee
     view.log["committee_agreement"] = agreement(found.val_proba)
     view.log["committee_val_acc"] = float((found.val_proba.mean(0).argmax(1) == view.val.y).mean())
     return found
+
+
+def confidence_threshold(proba: np.ndarray, y: np.ndarray, precision: float) -> float:
+    """The lowest committee confidence at which pre-labels are right at least ``precision`` of
+    the time on ``val`` (``proba``: the mean class probabilities of labelled items ``y``): the
+    items at or above it are the largest confident set of that precision. ``inf`` when not even
+    the most confident item reaches it (or there is no ``val``).
+    """
+    conf = proba.max(axis=1)
+    order = np.argsort(-conf, kind="stable")
+    right = (proba.argmax(axis=1) == y)[order]
+    if not len(right):
+        return float("inf")
+    running = np.cumsum(right) / np.arange(1, len(right) + 1)
+    ok = np.flatnonzero(running >= precision)
+    return float(conf[order[ok[-1]]]) if len(ok) else float("inf")

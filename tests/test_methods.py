@@ -5,6 +5,7 @@ guarantee (hostile methods: tests/test_protocol.py)."""
 import numpy as np
 import pytest
 
+from baselines.scale_only import ScaleOnly
 from benchmark.annotation import Ledger, SimulatedAnnotator
 from benchmark.config import ConstructParams
 from benchmark.data import Split
@@ -68,21 +69,34 @@ def test_random_spends_the_whole_budget_and_seed_only_nothing(toy, resources, tm
     assert seed_only.cost == 0.0 and len(seed_only.dataset) == len(toy["seed"])
 
 
+class _Recording(ScaleOnly):
+    """scale_only, keeping the last round's candidate ids."""
+
+    def incorporate(self, view, cands, answers):
+        self.items_ = cands.items
+        return super().incorporate(view, cands, answers)
+
+
 def test_model_assisted_methods_pay_for_what_people_do(toy, resources, tmp_path) -> None:
     """scale_only verifies pre-labels: an accepted verify (or a synthetic item rejected) costs
     the verify price, a correction a label; the round spends no more than its budget, to within
-    the most one answer can cost, and the unverified candidates join as pseudo-labels.
+    the most one answer can cost. Of the unverified candidates exactly the pre-labels at or
+    above the confidence threshold chosen on val join, as pseudo-labels.
     """
-    result, ledger = _run(toy, resources, "scale_only", tmp_path, budget=4.0, rounds=1)
+    method = _Recording(**SMALL["scale_only"], pseudo_precision=0.9)
+    result, ledger = _run(toy, resources, "scale_only", tmp_path, budget=4.0, rounds=1,
+                          method=method)
     assert {a.action for a in ledger.entries} == {"verify"}
     for a in ledger.entries:
         assert a.cost == (1.0 if a.outcome == "corrected" else 0.4)
     assert result.cost == pytest.approx(ledger.total_cost)
     assert 3.0 < result.cost <= 4.0 + 1e-9
-    pseudo = result.dataset.meta["origin"] == "pseudo"
-    assert pseudo.sum() == 16 - len(ledger.entries)  # 16 candidates, the rest verified
-    synthetic = result.dataset.meta["source"] == "synthetic"
-    assert synthetic.any() and (result.dataset.group[synthetic] == -1).all()
+    threshold = result.rounds[0]["method/pseudo_threshold"]
+    confidence = dict(zip(method.items_, method.committee_.mean.max(axis=1), strict=True))
+    verified = {a.item for a in ledger.entries}
+    joined = {i for i, c in confidence.items() if i not in verified and c >= threshold}
+    pseudo = result.dataset.meta["item"][result.dataset.meta["origin"] == "pseudo"]
+    assert set(pseudo) == joined and 0 < len(joined) < 16 - len(verified)
 
 
 def test_adaptive_generates_targeted_items_and_logs_human_evaluation(toy, resources,

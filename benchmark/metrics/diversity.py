@@ -131,7 +131,7 @@ def label_accuracy(y_dataset: np.ndarray, y_true: np.ndarray, known: np.ndarray)
     return float(np.mean(y_dataset[known] == y_true[known]))
 
 
-def _out_of_fold_proba(z: np.ndarray, y: np.ndarray, seed: int, folds: int) -> np.ndarray:
+def out_of_fold_proba(z: np.ndarray, y: np.ndarray, seed: int, folds: int) -> np.ndarray:
     """Out-of-fold class probabilities of a standardised logistic regression on ``z``; ``y``
     holds 0..K-1. A class absent from a training fold gets probability 0 there.
     """
@@ -162,7 +162,7 @@ def label_issue_rate(z: np.ndarray, y: np.ndarray, pred_probs: np.ndarray | None
         classes, y = np.unique(y, return_inverse=True)
         if len(classes) < 2 or min(folds, int(np.bincount(y).max())) < 2:
             return math.nan
-        pred_probs = _out_of_fold_proba(z, y, seed, folds)
+        pred_probs = out_of_fold_proba(z, y, seed, folds)
     issues = find_label_issues(y.astype(np.int64), np.asarray(pred_probs, np.float64), n_jobs=1)
     return float(np.mean(issues))
 
