@@ -44,6 +44,7 @@ class GridParams:
     methods: list[str]
     seeds: list[int]
     workers: int = 2  # cells a per-domain stage runs at once (forked processes)
+    tune: bool = False  # each entry with a tuning grid runs every setting (benchmark.tuning)
 
     def __post_init__(self) -> None:
         _require(self.workers >= 1, "workers", self.workers, "at least 1")
@@ -437,17 +438,42 @@ class TrackingParams:
 
 
 @dataclass(frozen=True)
+class TuningParams:
+    """Each method's small grid of its own options, chosen per domain on a ``val`` metric
+    (``benchmark.tuning``; runs with ``grid.tune``).
+    """
+
+    metric: str = "val/acc"
+    grids: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _require(self.metric.startswith("val/"), "metric", self.metric,
+                 "a val metric (val/...): a setting is never chosen on a test split")
+        for entry, grid in self.grids.items():
+            _require(bool(grid) and all(isinstance(v, list) and v for v in grid.values()),
+                     f"grids.{entry}", grid, "a mapping of option -> non-empty list of values")
+
+
+@dataclass(frozen=True)
 class ReportParams:
-    """How results are summarised: CI level and the reference method for paired differences."""
+    """How results are summarised: CI level, the reference of the paired differences
+    (``strongest``: per domain, the baseline with the best ``tuning.metric`` on ``val``; or a
+    grid entry), the methods under study (every other entry is a baseline) and the CI
+    half-width the paired differences should reach (the replicates it needs are printed).
+    """
 
     confidence: float = 0.95
-    baseline: str = "random"
+    baseline: str = "strongest"
     metrics: list[str] = field(default_factory=lambda: ["test_id/acc", "test_shift/acc"])
     # cost saved is measured against each of these (empty: against ``baseline``)
     cost_references: list[str] = field(default_factory=list)
+    study: list[str] = field(default_factory=lambda: ["adaptive"])
+    target_halfwidth: float = 0.03
 
     def __post_init__(self) -> None:
         _require(0 < self.confidence < 1, "confidence", self.confidence, "a level in (0, 1)")
+        _require(self.target_halfwidth > 0, "target_halfwidth", self.target_halfwidth,
+                 "a positive CI half-width")
 
 
 @dataclass(frozen=True)
@@ -467,6 +493,7 @@ class Params:
     report: ReportParams
     profiles: dict[str, dict[str, Any]]
     generator: GeneratorParams = field(default_factory=GeneratorParams)
+    tuning: TuningParams = field(default_factory=TuningParams)
 
     def method_plugin(self, name: str) -> str:
         """The registered method a grid entry runs: itself, or the one its ``use`` key names
@@ -598,9 +625,32 @@ def parse_params(raw: Mapping[str, Any], source: str = str(PARAMS_FILE)) -> Para
         params = _build(Params, raw, "")
         _check_plugins(params)
         _check_weights(params)
+        if params.grid.tune:
+            params = _tuned(params)
     except ConfigError as err:
         raise ConfigError(f"{source}: {err}") from None
     return params
+
+
+def _tuned(params: Params) -> Params:
+    """With ``grid.tune``: every grid entry that has a tuning grid replaced by one variant per
+    setting (``benchmark.tuning.expand``), each setting checked against the method's options.
+    """
+    from benchmark import tuning
+    from benchmark.registry import METHODS
+
+    grids = params.tuning.grids
+    for entry in grids:
+        _require(entry in params.grid.methods or entry in params.methods, "tuning.grids",
+                 entry, f"a grid entry or a methods entry (grid.methods {params.grid.methods})")
+    entries, methods = tuning.expand(params.grid.methods, params.methods, grids)
+    tuned = dataclasses.replace(params, grid=dataclasses.replace(params.grid, methods=entries),
+                                methods=methods)
+    for name in entries:
+        if name not in params.grid.methods:
+            plugin_options(METHODS.get(tuned.method_plugin(name)), tuned.method_options(name),
+                           f"tuning.grids.{tuning.entry_of(name)}")
+    return tuned
 
 
 def _check_plugins(params: Params) -> None:
@@ -636,9 +686,13 @@ def _check_plugins(params: Params) -> None:
         post = params.postprocess(name)
         _require(post is None or post in POSTPROCESSORS, f"methods.{name}.postprocess", post,
                  f"null or one of {list(POSTPROCESSORS)}")
-    _require(params.report.baseline in params.grid.methods, "report.baseline",
-             params.report.baseline, f"one of grid.methods {params.grid.methods} (paired "
-             "differences need the baseline's own cells)")
+    _require(params.report.baseline in (*params.grid.methods, "strongest"), "report.baseline",
+             params.report.baseline, f"'strongest' or one of grid.methods "
+             f"{params.grid.methods} (paired differences need the baseline's own cells)")
+    study = {params.method_plugin(m) for m in params.report.study}
+    _require(params.report.baseline != "strongest" or any(
+        params.method_plugin(m) not in study for m in params.grid.methods), "report.baseline",
+        "strongest", f"a grid with a baseline: a method other than report.study {sorted(study)}")
     for ref in params.report.cost_references:
         _require(ref in params.grid.methods, "report.cost_references", ref,
                  f"one of grid.methods {params.grid.methods}")

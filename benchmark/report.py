@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from benchmark.metrics.stats import cost_saved, mean_ci, paired_diff
+from benchmark.metrics.stats import cost_saved, mean_ci, paired_diff, replicates_needed
 from benchmark.paths import CURVE, METRICS, result_dir
 
 HEADLINE: dict[str, str] = {
@@ -53,7 +53,7 @@ def collect(domains: Sequence[str], methods: Sequence[str], seeds: Sequence[int]
 
 def summarise(cells: pd.DataFrame, confidence: float) -> pd.DataFrame:
     """Long table: mean, CI half-width and number of seeds per (domain, method, metric)."""
-    metrics = [c for c in cells.columns if c not in ("domain", "method", "seed")]
+    metrics = [c for c in cells.columns if c not in ("domain", "method", "seed", "variant")]
     rows = []
     for (domain, method), part in cells.groupby(["domain", "method"], sort=False):
         for metric in metrics:
@@ -66,10 +66,15 @@ def summarise(cells: pd.DataFrame, confidence: float) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def paired(cells: pd.DataFrame, baseline: str, metric: str, confidence: float) -> pd.DataFrame:
-    """Method minus baseline on ``metric``, paired by seed within each domain."""
+def paired(cells: pd.DataFrame, baselines: Mapping[str, str], metric: str, confidence: float,
+           target: float = 0.03) -> pd.DataFrame:
+    """Method minus the domain's baseline (``baselines``: domain -> method) on ``metric``,
+    paired by seed within each domain, with the replicates a CI half-width of ``target`` needs
+    at the spread seen (``replicates_needed``).
+    """
     rows = []
     for domain, part in cells.groupby("domain", sort=False):
+        baseline = baselines.get(domain)
         base = part[part.method == baseline].set_index("seed")[metric]
         for method, sub in part.groupby("method", sort=False):
             if method == baseline or base.empty:
@@ -78,9 +83,13 @@ def paired(cells: pd.DataFrame, baseline: str, metric: str, confidence: float) -
             seeds = sorted(set(own.index) & set(base.dropna().index))
             if not seeds:  # e.g. an entry that reports no scores on this domain
                 continue
+            diff = own[seeds].to_numpy() - base[seeds].to_numpy()
             mean, half, n = paired_diff(own[seeds].tolist(), base[seeds].tolist(), confidence)
+            sd = float(np.std(diff, ddof=1)) if n > 1 else math.nan
             rows.append({"domain": domain, "method": method, "baseline": baseline,
-                         "metric": metric, "diff": mean, "ci": half, "n_seeds": n})
+                         "metric": metric, "diff": mean, "ci": half, "n_seeds": n, "sd": sd,
+                         "target": target,
+                         "replicates_needed": replicates_needed(sd, target, confidence)})
     return pd.DataFrame(rows)
 
 
@@ -110,10 +119,11 @@ def collect_curves(domains: Sequence[str], methods: Sequence[str], seeds: Sequen
     return collect_tables(domains, methods, seeds, lambda d, m, s: result_dir(d, m, s) / CURVE)
 
 
-def savings(curves: pd.DataFrame, reference: str, metric: str, confidence: float
-            ) -> pd.DataFrame:
-    """Annotation cost saved by each method at the accuracy ``reference`` reaches with its full
-    budget (``benchmark.metrics.stats.cost_saved``), per domain.
+def savings(curves: pd.DataFrame, references: Mapping[str, str], metric: str,
+            confidence: float) -> pd.DataFrame:
+    """Annotation cost saved by each method at the accuracy the domain's reference
+    (``references``: domain -> method) reaches with its full budget
+    (``benchmark.metrics.stats.cost_saved``), per domain.
     """
     rows = []
     if curves.empty:
@@ -124,6 +134,7 @@ def savings(curves: pd.DataFrame, reference: str, metric: str, confidence: float
                              g.sort_values("cost")[metric].tolist())
                     for s, g in frame.groupby("seed")}
 
+        reference = references.get(domain)
         ref = by_seed(part[part.method == reference])
         if not ref:
             continue
@@ -148,9 +159,13 @@ def _fmt_saved(row: Any) -> str:
 
 def markdown(summary: pd.DataFrame, diffs: pd.DataFrame, confidence: float,
              experiment: str, annotators: dict[str, dict] | None = None,
-             saved: pd.DataFrame | None = None, notes: dict[str, str] | None = None) -> str:
+             saved: pd.DataFrame | None = None, notes: dict[str, str] | None = None,
+             tuned: pd.DataFrame | None = None, strongest: Mapping[str, str] | None = None,
+             tuning_metric: str = "val/acc") -> str:
     """The human-readable summary: one methods x metrics table per domain (``notes``: a line
-    under a domain's heading, e.g. where a transfer domain's models learnt)."""
+    under a domain's heading, e.g. where a transfer domain's models learnt), the settings
+    chosen on ``val`` (``tuned``) and the strongest baseline (``strongest``: domain -> method).
+    """
     level = round(confidence * 100)
     single = summary.empty or int(summary["n_seeds"].max()) < 2
     spread = ("n = 1, no CI: one seed per cell, so values are single runs and the plots have "
@@ -164,6 +179,11 @@ def markdown(summary: pd.DataFrame, diffs: pd.DataFrame, confidence: float,
         lines += [f"## {domain}", ""]
         if (notes or {}).get(domain):
             lines += [notes[domain], ""]
+        if (strongest or {}).get(domain):
+            lines += [f"**Strongest baseline:** `{strongest[domain]}` (the baseline with the "
+                      f"best mean {tuning_metric}; the paired differences below are against "
+                      "it).", ""]
+        lines += _tuning_lines(tuned, domain)
         judge = (annotators or {}).get(domain)
         if judge:
             lines += ["Simulated annotator (judge trained on `reference`): accuracy "
@@ -192,7 +212,7 @@ def markdown(summary: pd.DataFrame, diffs: pd.DataFrame, confidence: float,
         lines.append("")
         own = diffs[diffs.domain == domain] if not diffs.empty else diffs
         for row in own.itertuples():
-            ci = " (n = 1, no CI)" if row.n_seeds < 2 else f" (n = {row.n_seeds})"
+            ci = " (n = 1, no CI)" if row.n_seeds < 2 else f" (n = {row.n_seeds}{_needed(row)})"
             lines.append(f"- paired {row.metric}: {row.method} − {row.baseline} = "
                          f"{_fmt(row.diff, row.ci)}{ci}")
         lines.append("")
@@ -205,6 +225,32 @@ def markdown(summary: pd.DataFrame, diffs: pd.DataFrame, confidence: float,
             lines += [f"- {row.method}: {_fmt_saved(row)}" for row in rows.itertuples()]
             lines.append("")
     return "\n".join(lines)
+
+
+def _needed(row: Any) -> str:
+    """How many paired replicates the sought half-width needs at the spread seen."""
+    needed = getattr(row, "replicates_needed", math.nan)
+    if not math.isfinite(needed):
+        return ""
+    return f"; {int(needed)} for ± {row.target:.3f}"
+
+
+def _tuning_lines(tuned: pd.DataFrame | None, domain: str) -> list[str]:
+    """The setting each tuned method used, chosen on its val metric, and the alternatives."""
+    if tuned is None or tuned.empty:
+        return []
+    mine = tuned[tuned.domain == domain]
+    if mine.empty:
+        return []
+    metric = mine.iloc[0].metric
+    lines = [f"Settings chosen per method on {metric} (mean over seeds; never a test split):",
+             ""]
+    for method, rows in mine.groupby("method", sort=False):
+        best = rows[rows.chosen].iloc[0]
+        others = ", ".join(f"{r.setting} {r.mean:.3f}" for r in rows[~rows.chosen].itertuples())
+        lines.append(f"- {method}: **{best.setting}** {best['mean']:.3f}"
+                     + (f" (also tried: {others})" if others else ""))
+    return [*lines, ""]
 
 
 def plot_robustness(summary: pd.DataFrame, path: str | Path) -> None:

@@ -176,7 +176,8 @@ CASES = [
                  id="unknown-accelerator"),
     # params.yaml: names of plugins, domains and methods
     pytest.param(PREPARE, params({"report.baseline": "nosuch"}),
-                 r"params\.yaml: report\.baseline: got 'nosuch', expected one of grid\.methods",
+                 r"params\.yaml: report\.baseline: got 'nosuch', expected 'strongest' or one of "
+                 r"grid\.methods",
                  id="baseline-not-in-grid"),
     pytest.param(PREPARE, params({"grid.methods": ["random", "nosuch"]}),
                  r"params\.yaml: methods: unknown method 'nosuch'; valid names",

@@ -24,7 +24,7 @@ def test_every_experiment_composes_for_every_profile(name: str, profile: str) ->
     before = (REPO / "params.yaml").read_bytes()
     params = parse_params(experiment.compose(name, profile, REPO))
     assert params.grid.experiment == name and params.profile == profile
-    assert params.report.baseline in params.grid.methods
+    assert params.report.baseline in (*params.grid.methods, "strongest")
     assert (REPO / "params.yaml").read_bytes() == before
 
 
@@ -119,6 +119,11 @@ def test_each_experiment_runs_end_to_end(project: Path, name: str) -> None:
             "`gravity: 1.25`" in summary) == (domain == "robotics_transfer")
     for method in composed["grid"]["methods"]:
         assert f"| {method} | 1 |" in summary
+    if composed["grid"].get("tune"):  # each entry's setting chosen on val, named
+        tuned = (out / "tuning.csv").read_text()
+        assert "Settings chosen per method on val/acc" in summary and "scale_only.t1" in tuned
+    if composed["report"]["baseline"] == "strongest":
+        assert "**Strongest baseline:** `scale_only`" in summary  # the only one in the grid
     assert (out / "figures" / "robustness.png").read_bytes()[:4] == b"\x89PNG"
     if composed["train"]["curve"]:
         saved = (out / "cost_saved.csv").read_text().splitlines()

@@ -27,7 +27,7 @@ def test_summary_mean_and_t_interval() -> None:
 
 
 def test_paired_differences_are_per_seed() -> None:
-    diffs = report.paired(_cells(), "random", "test_shift/acc", 0.95)
+    diffs = report.paired(_cells(), {"d": "random"}, "test_shift/acc", 0.95)
     (row,) = diffs.itertuples()
     assert row.method == "adaptive" and row.diff == pytest.approx(np.mean([0.1, 0.15, 0.05]))
     assert row.n_seeds == 3 and not math.isnan(row.ci)
@@ -36,8 +36,8 @@ def test_paired_differences_are_per_seed() -> None:
 def test_markdown_and_plot(tmp_path) -> None:
     cells = _cells()
     summary = report.summarise(cells, 0.95)
-    text = report.markdown(summary, report.paired(cells, "random", "test_shift/acc", 0.95), 0.95,
-                           "exp")
+    diffs = report.paired(cells, {"d": "random"}, "test_shift/acc", 0.95)
+    text = report.markdown(summary, diffs, 0.95, "exp")
     assert "## d" in text and "| adaptive | 3 |" in text and "0.650 ± " in text
     report.plot_robustness(summary, tmp_path / "r.png")
     assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
@@ -52,16 +52,19 @@ def test_missing_cell_names_its_file(tmp_path, monkeypatch) -> None:
 def test_paired_ci_is_exact_whatever_the_seed_order() -> None:
     cells = _cells()
     shuffled = cells.sample(frac=1.0, random_state=3).reset_index(drop=True)
-    (row,) = report.paired(shuffled, "random", "test_shift/acc", 0.95).itertuples()
+    (row,) = report.paired(shuffled, {"d": "random"}, "test_shift/acc", 0.95).itertuples()
     diffs = np.array([0.1, 0.15, 0.05])
     half = stats.t.ppf(0.975, 2) * diffs.std(ddof=1) / math.sqrt(3)
     assert row.diff == pytest.approx(diffs.mean()) and row.ci == pytest.approx(half)
+    # sd 0.05: a t-interval of half-width 0.03 needs 14 pairs (t_13 * 0.05 / sqrt(14) < 0.03)
+    assert row.sd == pytest.approx(0.05) and row.replicates_needed == 14
+    assert stats.t.ppf(0.975, 12) * 0.05 / math.sqrt(13) > 0.03
 
 
 def test_one_seed_says_so_and_draws_no_error_bars(tmp_path) -> None:
     cells = _cells()[lambda f: f.seed == 0]
     summary = report.summarise(cells, 0.95)
-    text = report.markdown(summary, report.paired(cells, "random", "test_shift/acc", 0.95),
+    text = report.markdown(summary, report.paired(cells, {"d": "random"}, "test_shift/acc", 0.95),
                            0.95, "exp")
     assert "n = 1, no CI" in text and "Mean ±" not in text and " ± " not in text
     assert report._errors(summary["ci"]) is None
@@ -76,7 +79,7 @@ def test_label_efficiency_curves_and_cost_saved(tmp_path) -> None:
                 rows.append({"domain": "d", "method": method, "seed": seed, "cost": cost,
                              "test_shift/acc": acc + 0.01 * seed})
     curves = pd.DataFrame(rows)
-    saved = report.savings(curves, "scale_only", "test_shift/acc", 0.95)
+    saved = report.savings(curves, {"d": "scale_only"}, "test_shift/acc", 0.95)
     (row,) = saved.itertuples()
     assert row.method == "adaptive" and row.saved == pytest.approx(0.5) and row.n == 2
     text = report.markdown(report.summarise(_cells(), 0.95), pd.DataFrame(), 0.95, "exp",
@@ -100,3 +103,21 @@ def test_a_domain_note_goes_under_its_heading_only() -> None:
                            notes={"e": "**Transfer:** learnt elsewhere."})
     d, e = text.index("## d"), text.index("## e")
     assert text.count("**Transfer:**") == 1 and text.index("**Transfer:**") > e > d
+
+
+def test_the_strongest_baseline_and_the_settings_are_named() -> None:
+    tuned = pd.DataFrame([
+        {"domain": "d", "method": "random", "variant": "random.t0",
+         "setting": "balance_groups=False", "metric": "val/acc", "mean": 0.8, "n_seeds": 3,
+         "chosen": True},
+        {"domain": "d", "method": "random", "variant": "random.t1",
+         "setting": "balance_groups=True", "metric": "val/acc", "mean": 0.7, "n_seeds": 3,
+         "chosen": False}])
+    cells = _cells()
+    text = report.markdown(report.summarise(cells, 0.95),
+                           report.paired(cells, {"d": "random"}, "test_shift/acc", 0.95), 0.95,
+                           "exp", tuned=tuned, strongest={"d": "random"})
+    assert "**Strongest baseline:** `random`" in text
+    assert ("- random: **balance_groups=False** 0.800 (also tried: balance_groups=True 0.700)"
+            in text)
+    assert "adaptive − random = 0.100 ± " in text and "for ± 0.030)" in text

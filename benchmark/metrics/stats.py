@@ -34,6 +34,19 @@ def paired_diff(
     return mean_ci(diff.tolist(), confidence)
 
 
+def replicates_needed(sd: float, half_width: float, confidence: float = 0.95,
+                      most: int = 10_000) -> float:
+    """The fewest paired replicates whose Student-t CI at ``confidence`` has a half-width of at
+    most ``half_width`` when the differences spread by ``sd`` (nan when ``sd`` is unknown).
+    """
+    if not math.isfinite(sd):
+        return math.nan
+    for n in range(2, most + 1):
+        if stats.t.ppf((1.0 + confidence) / 2.0, df=n - 1) * sd / math.sqrt(n) <= half_width:
+            return float(n)
+    return math.inf
+
+
 def cost_to_reach(costs: Sequence[float], accs: Sequence[float], target: float) -> float:
     """The annotation cost at which the piecewise-linear curve through ``(costs, accs)`` (cost
     ascending) first reaches ``target``; ``inf`` when it never does within its budget.

@@ -6,11 +6,11 @@ their label-efficiency curves (``train.curve``), accuracy against cost and the c
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pandas as pd
 
-from benchmark import report
+from benchmark import report, tuning
 from benchmark.config import Params, load_params
 from benchmark.io import atomic_write_text
 from benchmark.paths import FIGURES, GROUPS, REPORTS, annotator_report, result_dir, rounds_plot
@@ -24,33 +24,73 @@ def main(argv: Sequence[str] | None = None) -> None:
     params = load_params()
     grid, conf, rep = params.grid, params.report.confidence, params.report
     coords = (grid.domains, grid.methods, grid.seeds)
-    cells = report.collect(*coords)
+    cells, tuned = report.collect(*coords), pd.DataFrame()
+    if grid.tune:  # each tuned entry's best setting on val, under the entry's name
+        cells, tuned = tuning.select(cells, params.tuning.metric, params.tuning.grids)
+    chosen = _chosen(cells)
+    baselines = reference_methods(params, cells)
     summary = report.summarise(cells, conf)
-    diffs = [report.paired(cells, rep.baseline, m, conf) for m in rep.metrics]
+    diffs = [report.paired(cells, baselines, m, conf, rep.target_halfwidth)
+             for m in rep.metrics]
     diffs_df = pd.concat(diffs, ignore_index=True) if diffs else pd.DataFrame()
-    curves = report.collect_curves(*coords)
-    saved_parts = [report.savings(curves, ref, rep.metrics[0], conf)
-                   for ref in (rep.cost_references or [rep.baseline])]
+    curves = chosen(report.collect_curves(*coords))
+    references = [baselines] if not rep.cost_references else [
+        dict.fromkeys(grid.domains, ref) for ref in rep.cost_references]
+    saved_parts = [report.savings(curves, ref, rep.metrics[0], conf) for ref in references]
     saved = pd.concat(saved_parts, ignore_index=True)
     atomic_write_text(REPORTS / "results.csv", cells.to_csv(index=False))
     atomic_write_text(REPORTS / "summary.csv", summary.to_csv(index=False))
     atomic_write_text(REPORTS / "paired.csv", diffs_df.to_csv(index=False))
     atomic_write_text(REPORTS / "cost_saved.csv", saved.to_csv(index=False))
+    atomic_write_text(REPORTS / "tuning.csv", tuned.to_csv(index=False))
     judges = {d: json.loads(annotator_report(d).read_text())["judge"] for d in grid.domains
               if annotator_report(d).is_file()}
+    strongest = baselines if rep.baseline == "strongest" else {}
     atomic_write_text(REPORTS / "summary.md", report.markdown(
-        summary, diffs_df, conf, grid.experiment, judges, saved, transfer_notes(params)))
+        summary, diffs_df, conf, grid.experiment, judges, saved, transfer_notes(params),
+        tuned, strongest, params.tuning.metric))
     for stale in FIGURES.glob("*.png"):  # a figure this grid no longer draws must not linger
         stale.unlink()
     report.plot_robustness(summary, FIGURES / "robustness.png")
-    groups = report.collect_tables(*coords, lambda d, m, s: result_dir(d, m, s) / GROUPS)
+    groups = chosen(report.collect_tables(*coords,
+                                          lambda d, m, s: result_dir(d, m, s) / GROUPS))
     if not groups.empty:
         report.plot_groups(groups, "test_shift", FIGURES / "groups.png")
-    rounds = report.collect_tables(*coords, rounds_plot)
+    rounds = chosen(report.collect_tables(*coords, rounds_plot))
     if not rounds.empty:
         report.plot_rounds(rounds, ROUND_PANELS, FIGURES / "rounds.png")
     if not curves.empty:
         report.plot_label_efficiency(curves, rep.metrics[0], FIGURES / "label_efficiency.png")
+
+
+def reference_methods(params: Params, cells: pd.DataFrame) -> dict[str, str]:
+    """Per domain, the method the paired differences are taken against: ``report.baseline``,
+    or with ``strongest`` the baseline (a method not under ``report.study``) with the best mean
+    ``tuning.metric`` on ``val``.
+    """
+    rep = params.report
+    if rep.baseline != "strongest":
+        return dict.fromkeys(params.grid.domains, rep.baseline)
+    study = {params.method_plugin(m) for m in rep.study}
+    entries = dict.fromkeys(tuning.entry_of(m) for m in params.grid.methods)
+    baselines = [m for m in entries if params.method_plugin(m) not in study]
+    return tuning.strongest(cells, baselines, params.tuning.metric)
+
+
+def _chosen(cells: pd.DataFrame) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """A filter for per-cell tables: the rows of the kept cells (the chosen settings), under
+    their entries' names.
+    """
+    own = cells["variant"] if "variant" in cells else cells["method"]
+    kept = dict(zip(zip(cells.domain, own, cells.seed, strict=True), cells.method, strict=True))
+
+    def keep(table: pd.DataFrame) -> pd.DataFrame:
+        if table.empty:
+            return table
+        keys = list(zip(table.domain, table.method, table.seed, strict=True))
+        return table[[k in kept for k in keys]].assign(method=[kept[k] for k in keys
+                                                               if k in kept])
+    return keep
 
 
 def transfer_notes(params: Params) -> dict[str, str]:
