@@ -15,13 +15,16 @@ from benchmark.method import METHODS, Candidates, Method, RoundView, label_reque
 @METHODS.register("uncertainty")
 class Uncertainty(Method):
     """``acquisition``: any registered acquisition function (``entropy``, ``margin``,
-    ``least_confident``, ``bald``, ``kcenter``, ``random``); ``members``: the committee's size.
+    ``least_confident``, ``bald``, ``kcenter``, ``random``); ``members``: the committee's size;
+    ``assist``: people verify the committee's pre-label instead of labelling from scratch
+    (model-assisted labelling: an accepted pre-label costs a verify, a corrected one a label).
     """
 
     name = "uncertainty"
 
-    def __init__(self, acquisition: str = "entropy", members: int = 5) -> None:
-        self.acquisition, self.members = acquisition, members
+    def __init__(self, acquisition: str = "entropy", members: int = 5,
+                 assist: bool = False) -> None:
+        self.acquisition, self.members, self.assist = acquisition, members, assist
 
     def propose(self, view: RoundView) -> Candidates:
         return view.pool
@@ -29,6 +32,9 @@ class Uncertainty(Method):
     def select(self, cands: Candidates, view: RoundView) -> list[Request]:
         found = committee(view, cands, self.members)
         rule = ACQUISITIONS.get(self.acquisition)()
-        order = rule.order(found.proba, found.z, found.z_dataset,
-                           int(view.budget // view.costs["label"]) + 1, view.rng)
+        price = view.costs["verify" if self.assist else "label"]
+        order = rule.order(found.proba, found.z, found.z_dataset, int(view.budget // price) + 1,
+                           view.rng)
+        if self.assist:
+            return label_requests(cands, order, "verify", found.prelabel)
         return label_requests(cands, order)

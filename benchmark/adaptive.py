@@ -8,14 +8,19 @@ Each round, from the harness's own parts:
    and zeroed for clusters whose generated items people mostly rejected so far;
 3. a synthetic budget is allocated over clusters by deficit x weakness (``budget.allocate``),
    each cluster's items aimed at the classes the committee gets wrong there, and generated;
-4. people verify the synthetic items (cheap: a proposed label) and label real pool items ranked
-   by an acquisition function weighted by cluster priority, group lag and, item by item, the
-   density ratio p(pool | x) / p(D | x) of a classifier telling the remaining pool from D
-   (``density_ratio``): a cluster is a coarse unit, and an item the seed set lacks may sit in a
-   cluster D already fills — clusters the generator fails on get their share through real
-   items instead;
-5. optionally, confident synthetic items on which the whole committee agrees join unpaid as
-   pseudo-labels (``pseudo_label``; off by default, see the class docstring).
+4. people verify the synthetic items (a proposed label: the target class) and real pool items
+   ranked by an acquisition function weighted by cluster priority, group lag and, item by
+   item, the density ratio p(pool | x) / p(D | x) of a classifier telling the remaining pool
+   from D (``density_ratio``): a cluster is a coarse unit, and an item the seed set lacks may
+   sit in a cluster D already fills — clusters the generator fails on get their share through
+   real items instead. A real item is shown with the committee's pre-label to accept or
+   correct (``assist``, model-assisted labelling: an accepted pre-label costs a verify, a
+   corrected one a label, so it never costs more than labelling from scratch);
+5. optionally (``pseudo_label``), what people did not see joins unpaid where the committee is
+   sure: real candidates whose pre-label confidence reaches the threshold at which the
+   committee's ``val`` pre-labels are right ``pseudo_precision`` of the time (as
+   ``scale_only`` does), and synthetic items whose target class every member predicts with
+   mean confidence >= ``pseudo_confidence``.
 
 Re-targeting (``retarget``) reads the loop's per-round metrics in ``view.history``: a cluster
 whose share in D stayed below its share in ``reference`` (``cluster_gap/<c>`` > 0) for the
@@ -36,7 +41,7 @@ import numpy as np
 from benchmark import patterns as pt
 from benchmark.annotation import Annotation, Request
 from benchmark.annotation.acquisition import ACQUISITIONS
-from benchmark.assist import Committee, committee
+from benchmark.assist import Committee, committee, confidence_threshold
 from benchmark.method import (
     METHODS,
     Candidates,
@@ -57,10 +62,11 @@ class Adaptive(Method):
     less often than this (after ``min_reviews``) gets no more synthetic items;
     ``retarget``: weight of the boosts from earlier rounds' metrics (0 = off, module docstring);
     ``density_ratio``: exponent of the per-item density-ratio weight of real items (0 = off);
-    ``pseudo_label`` (off by default) lets unreviewed synthetic items join when every committee
-    member predicts the target class with mean confidence >= ``pseudo_confidence``. Off, because
-    generators that target poorly on CPU budgets make an unverified item too often off-class,
-    and the comparison is cleaner when every item the method adds was seen by a person.
+    ``assist``: real items are verified with the committee's pre-label (False: labelled from
+    scratch); ``pseudo_label`` (off by default) lets unreviewed candidates join where the
+    committee is sure (module docstring, step 5); each of these options has the method's own
+    special cases at one end (``synthetic_share: 0`` is model-assisted active learning with
+    cluster and group weights), and ``tuning.grids`` tries them on ``val``.
     """
 
     name = "adaptive"
@@ -69,13 +75,15 @@ class Adaptive(Method):
                  tradeoff: float = 0.5, fairness: float = 1.0, min_accept: float = 0.3,
                  min_reviews: int = 5, members: int = 5, pseudo_label: bool = False,
                  pseudo_confidence: float = 0.95, retarget: float = 1.0,
-                 density_ratio: float = 1.0) -> None:
+                 density_ratio: float = 1.0, assist: bool = True,
+                 pseudo_precision: float = 0.95) -> None:
         self.acquisition, self.synthetic_share, self.tradeoff = (
             acquisition, synthetic_share, tradeoff)
         self.fairness, self.min_accept, self.min_reviews = fairness, min_accept, min_reviews
         self.members, self.pseudo_label = members, pseudo_label
         self.pseudo_confidence, self.retarget = pseudo_confidence, retarget
-        self.density_ratio = density_ratio
+        self.density_ratio, self.assist = density_ratio, assist
+        self.pseudo_precision = pseudo_precision
 
     # ------------------------------------------------------------------ propose
     def propose(self, view: RoundView) -> Candidates:
@@ -145,18 +153,30 @@ class Adaptive(Method):
         real = np.flatnonzero(~syn)
         item_w = _rarity(found.z_dataset, found.z[real], self.density_ratio,
                          view.seed * 1000 + view.round)
+        price = view.costs["verify" if self.assist else "label"]
         order = rule.order(found.proba[:, real], found.z[real], found.z_dataset,
-                           int(view.budget // view.costs["label"]) + 1, view.rng,
+                           int(view.budget // price) + 1, view.rng,
                            weight=(weight * group_w)[real] * item_w)
         synthetic = np.flatnonzero(syn)
         verify = label_requests(cands, synthetic, "verify", cands.meta["target_label"])
+        if self.assist:
+            return verify + label_requests(cands, real[order], "verify", found.prelabel)
         return verify + label_requests(cands, real[order])
 
     def incorporate(self, view: RoundView, cands: Candidates,
                     answers: list[Annotation]) -> Pseudo | None:
         if not self.pseudo_label:
             return None
-        return _confident_synthetic(cands, answers, self.committee_, self.pseudo_confidence)
+        found, seen = self.committee_, {a.item for a in answers}
+        synthetic = _confident_synthetic(cands, answers, found, self.pseudo_confidence)
+        threshold = confidence_threshold(found.val_proba.mean(0), view.val.y,
+                                         self.pseudo_precision)
+        view.log["pseudo_threshold"] = threshold
+        real = [i for i in np.flatnonzero(~cands.synthetic & (found.mean.max(axis=1)
+                                                              >= threshold))
+                if str(cands.items[i]) not in seen]
+        rows = np.concatenate([synthetic.index, np.asarray(real, np.int64)])
+        return Pseudo(rows, np.concatenate([synthetic.label, found.prelabel[real]]))
 
 
 def _allocate(n: int, table: dict[str, Any], tradeoff: float,

@@ -71,3 +71,26 @@ def test_uncertainty_labels_the_least_certain_real_items_first(toy, resources, t
     entropy = -(p * np.log(np.clip(p, 1e-12, None))).sum(axis=1)
     top = set(view.pool.items[np.argsort(-entropy)[:4]].tolist())
     assert {a.item for a in ledger.entries} == top
+
+
+def test_assisted_labelling_verifies_the_committees_prelabel(toy, resources, tmp_path) -> None:
+    """A pre-label people accept costs a verify: more true labels than labelling from scratch
+    buys with the same budget, and never more spent."""
+    plain, _ = _run(toy, resources, "uncertainty", tmp_path / "plain", budget=4.0, rounds=1)
+    assisted, ledger = _run(toy, resources, "uncertainty", tmp_path / "assisted", budget=4.0,
+                            rounds=1, method=METHODS.get("uncertainty")(assist=True))
+    assert {a.action for a in ledger.entries} == {"verify"}
+    assert all(a.label == toy["pool"].y[int(a.item[5:])] for a in ledger.entries)
+    assert len(assisted.dataset) > len(plain.dataset) and assisted.cost <= 4.0 + 1e-9
+
+
+def test_adaptive_pseudo_labels_confident_real_items_nobody_answered(toy, resources,
+                                                                     tmp_path) -> None:
+    method = METHODS.get("adaptive")(pseudo_label=True, pseudo_precision=0.9)
+    result, ledger = _run(toy, resources, "adaptive", tmp_path, budget=6.0, rounds=1,
+                          method=method)
+    origin = result.dataset.meta["origin"]
+    pseudo = set(result.dataset.meta["item"][origin == "pseudo"].tolist())
+    assert any(item.startswith("pool:") for item in pseudo)
+    assert not pseudo & {a.item for a in ledger.entries}
+    assert result.rounds[0]["method/pseudo_threshold"] <= 1.0

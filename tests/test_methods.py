@@ -104,7 +104,9 @@ def test_adaptive_generates_targeted_items_and_logs_human_evaluation(toy, resour
     result, ledger = _run(toy, resources, "adaptive", tmp_path, budget=12.0, rounds=2)
     synthetic = [a for a in ledger.entries if a.item.startswith("synth:")]
     assert synthetic and all(a.action == "verify" and a.proposed >= 0 for a in synthetic)
-    assert {a.action for a in ledger.entries if a.item.startswith("pool:")} == {"label"}
+    real = [a for a in ledger.entries if a.item.startswith("pool:")]
+    assert real and {a.action for a in real} == {"verify"}  # the committee's pre-label shown
+    assert all(a.proposed >= 0 and a.label == toy["pool"].y[int(a.item[5:])] for a in real)
     first = result.rounds[0]["human_eval"]
     assert first["n"] == sum(1 for a in synthetic if a.round == 1)
     assert first["accepted"] + first["corrected"] + first["rejected"] == pytest.approx(1.0)

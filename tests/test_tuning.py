@@ -31,7 +31,9 @@ def test_params_with_tune_run_every_setting_and_check_it(raw_params) -> None:
     params = parse_params(raw)
     assert "scale_only.t1" in params.grid.methods and "scale_only" not in params.grid.methods
     assert params.method_plugin("scale_only.t1") == "scale_only"
-    assert params.method_options("scale_only.t1")["synthetic"] == 200
+    settings = params.tuning.grids["scale_only"]  # synthetic x pseudo_label, in that order
+    assert params.method_options("scale_only.t2")["synthetic"] == settings["synthetic"][1]
+    assert params.method_options("scale_only.t1")["pseudo_label"] == settings["pseudo_label"][1]
     bad = {**raw, "tuning": {"grids": {"scale_only": {"synthetic": ["many"]}}}}
     with pytest.raises(ConfigError, match="tuning.grids.scale_only.synthetic"):
         parse_params(bad)
