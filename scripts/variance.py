@@ -54,7 +54,7 @@ def refit(domain: str, variant: str, seed: int, fits: int) -> list[float]:
 
 
 def components(cells: pd.DataFrame) -> dict[str, float]:
-    """sd over seeds (one fit each), training sd (pooled within datasets) and the rest."""
+    """The sd over seeds (one fit each), the training sd (pooled within datasets), the rest."""
     total = float(cells.groupby("seed").first()["acc"].std(ddof=1))
     train = float(np.sqrt(np.mean([np.var(f, ddof=1) for f in cells["fits"]])))
     return {"sd": total, "train": train, "rest": math.sqrt(max(total**2 - train**2, 0.0))}
