@@ -438,6 +438,24 @@ class TrackingParams:
 
 
 @dataclass(frozen=True)
+class ReplicatesParams:
+    """What a seed varies. Without ``redraw`` every seed constructs and trains on the domain's
+    own draw of data, so seeds vary construction and training only; with it seed s gets a draw
+    of its own (``draws@domain``): the source built anew with seed ``domains.<d>.seed + 1 + s``
+    (seed, pool, val and test splits; ``test_size`` items in each test split when set),
+    embedded by the domain's encoder, while the upstream models (encoder, clusters, generator,
+    judge) stay those learnt on the domain's own draw. Simulator sources only.
+    """
+
+    redraw: bool = False
+    test_size: int | None = None
+
+    def __post_init__(self) -> None:
+        _require(self.test_size is None or self.test_size > 0, "test_size", self.test_size,
+                 "null or a positive item count")
+
+
+@dataclass(frozen=True)
 class TuningParams:
     """Each method's small grid of its own options, chosen per domain on a ``val`` metric
     (``benchmark.tuning``; runs with ``grid.tune``).
@@ -494,6 +512,7 @@ class Params:
     profiles: dict[str, dict[str, Any]]
     generator: GeneratorParams = field(default_factory=GeneratorParams)
     tuning: TuningParams = field(default_factory=TuningParams)
+    replicates: ReplicatesParams = field(default_factory=ReplicatesParams)
 
     def method_plugin(self, name: str) -> str:
         """The registered method a grid entry runs: itself, or the one its ``use`` key names
@@ -672,6 +691,11 @@ def _check_plugins(params: Params) -> None:
         if dom.transfer_from is not None:
             plugin_options(DOMAINS.get(dom.source), dom.transfer_from.options,
                            f"domains.{name}.transfer_from.options")
+        if params.replicates.redraw and name in params.grid.domains:
+            _require(DOMAINS.get(dom.source).simulated, "replicates.redraw", True,
+                     f"simulator sources only: domains.{name}.source {dom.source!r} is not a "
+                     "simulator, and its redraws would reuse items its encoder and generator "
+                     "learnt on")
     for name in sorted(set(params.grid.methods) | set(params.methods)):
         plugin = params.method_plugin(name)
         _require(plugin == name or plugin not in params.methods

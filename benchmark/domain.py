@@ -34,6 +34,9 @@ class Domain(ABC):
     options are the keyword arguments of ``__init__`` and are validated against its signature."""
 
     modality: ClassVar[str]
+    # a simulator draws fresh, independent items for every seed: a redraw of its data
+    # (``replicates.redraw``) shares no item with the draw the upstream models learnt on
+    simulated: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

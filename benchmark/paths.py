@@ -21,6 +21,7 @@ ANNOTATOR_REPORTS = REPORTS / "annotators"
 FIGURES = REPORTS / "figures"  # the report's charts (DVC plots)
 WANDB_DIR = Path(".")  # W&B writes its offline runs under ./wandb/
 PLUGINS = Path("plugins")  # digests of the registered plugins' code (``plugins`` stage)
+DRAWS = Path("draws")  # per seed, a draw of a domain's data of its own (replicates.redraw)
 METHODS_CODE = PLUGINS / "methods.json"  # the grid's methods (a ``construct`` dep)
 
 
@@ -100,6 +101,26 @@ def annotator_report(domain: str) -> Path:
     return ANNOTATOR_REPORTS / f"{domain}.json"
 
 
+def draws_dir(domain: str) -> Path:
+    """Every seed's own draw of a domain's data (``draws`` stage; empty without redraws)."""
+    return DRAWS / domain
+
+
+def draw_dir(domain: str, seed: int) -> Path:
+    """Seed ``seed``'s draw: its splits (a domain folder) and their embeddings."""
+    return draws_dir(domain) / f"seed{seed}"
+
+
+def cell_data_dir(domain: str, seed: int, redraw: bool) -> Path:
+    """The data a seed's cells construct and train on: its own draw, or the domain's."""
+    return draw_dir(domain, seed) if redraw else domain_dir(domain)
+
+
+def cell_embeddings(domain: str, seed: int, redraw: bool) -> Path | None:
+    """The pretrained embeddings of a seed's own draw (None: the domain's, in its file)."""
+    return draw_dir(domain, seed) / DRAW_EMBEDDINGS if redraw else None
+
+
 def cell_name(domain: str, method: str, seed: int) -> str:
     return f"{domain}-{method}-seed{seed}"
 
@@ -130,4 +151,5 @@ METRICS = "metrics.json"
 GROUPS = "groups.csv"
 CURVE = "curve.csv"  # label efficiency: accuracy of D after each round (train.curve)
 PRETRAINED = "pretrained"
+DRAW_EMBEDDINGS = "embeddings.npz"  # in a draw's folder: its seed, pool and val, pretrained
 RANDOM_INIT = "random_init"

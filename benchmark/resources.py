@@ -24,17 +24,31 @@ class Resources:
 
     def __init__(self, modality: str, input_shape: tuple[int, ...], embeddings: str | Path,
                  encoder: str | Path, generator: str | Path, judge: str | Path,
-                 patterns: PatternsParams, sampling: GeneratorParams) -> None:
+                 patterns: PatternsParams, sampling: GeneratorParams,
+                 draw: str | Path | None = None) -> None:
         self.modality, self.input_shape = modality, tuple(input_shape)
         self.paths = {"embeddings": Path(embeddings), "encoder": Path(encoder),
                       "generator": Path(generator), "judge": Path(judge)}
+        self.draw = Path(draw) if draw is not None else None
         self.patterns_params, self.sampling = patterns, sampling
 
     @cached_property
-    def embeddings(self) -> dict[str, np.ndarray]:
-        """Pretrained-encoder embeddings of every split (the ``pretrain`` stage's cache)."""
+    def upstream_embeddings(self) -> dict[str, np.ndarray]:
+        """Pretrained-encoder embeddings of every split of the domain's own draw (the
+        ``pretrain`` stage's cache): what the clusters were found in, and ``reference``.
+        """
         with np.load(self.paths["embeddings"], allow_pickle=False) as npz:
             return {k: npz[k] for k in npz.files}
+
+    @cached_property
+    def embeddings(self) -> dict[str, np.ndarray]:
+        """Embeddings of the run's splits: the domain's own, or with a redraw (``draw``: the
+        ``draws`` stage's file) its seed, pool and val over them.
+        """
+        if self.draw is None:
+            return self.upstream_embeddings
+        with np.load(self.draw, allow_pickle=False) as npz:
+            return {**self.upstream_embeddings, **{k: npz[k] for k in npz.files}}
 
     @cached_property
     def encoder(self) -> Any:
@@ -62,9 +76,9 @@ class Resources:
     @cached_property
     def patterns(self) -> pt.Patterns:
         """The frozen clusters of ``patterns@domain`` (the generator's cluster conditions),
-        recomputed deterministically from the pretrained embeddings.
+        recomputed deterministically from the domain's own pretrained embeddings.
         """
-        z = self.embeddings
+        z = self.upstream_embeddings
         return pt.discover_with(self.patterns_params, z["seed"], z["pool"])
 
     @cached_property

@@ -86,6 +86,7 @@ class CellImages(Domain):
     """
 
     modality = "image"
+    simulated = True
 
     def __init__(
         self, image_size: int = 16, rare_share: float = 0.015, shift_strength: float = 1.0,

@@ -112,6 +112,7 @@ class Lorenz96(Domain):
     """
 
     modality = "sequence"
+    simulated = True
 
     def __init__(self, n_sectors: int = 40, n_regions: int = 4, forcing: float = 8.0,
                  region_forcing: Sequence[float] = (-1.5, -0.5, 0.5, 1.5),

@@ -144,6 +144,7 @@ class HopperFalls(Domain):
     """
 
     modality = "tabular"
+    simulated = True
 
     def __init__(
         self,

@@ -7,6 +7,7 @@ import math
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -122,6 +123,13 @@ def test_each_experiment_runs_end_to_end(project: Path, name: str) -> None:
     if composed["grid"].get("tune"):  # each entry's setting chosen on val, named
         tuned = (out / "tuning.csv").read_text()
         assert "Settings chosen per method on val/acc" in summary and "scale_only.t1" in tuned
+    if composed.get("replicates", {}).get("redraw"):  # the seed's cells used its own draw
+        workspace = project / ".experiments" / f"{name}-smoke"
+        drawn = load_domain(workspace / "draws" / domain / "seed0", ("seed",))["seed"]
+        own = load_domain(workspace / "data" / domain, ("seed",))["seed"]
+        for run in (workspace / "runs" / domain).glob("*/seed0/dataset.npz"):
+            x = np.load(run)["x"][: len(drawn)]
+            assert np.array_equal(x, drawn.x) and not np.array_equal(x, own.x[: len(x)])
     if composed["report"]["baseline"] == "strongest":
         assert "**Strongest baseline:** `scale_only`" in summary  # the only one in the grid
     assert (out / "figures" / "robustness.png").read_bytes()[:4] == b"\x89PNG"

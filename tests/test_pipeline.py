@@ -73,7 +73,7 @@ def test_repro_reports_every_domain_and_method(workspace, first_run) -> None:
         section = summary.split(f"## {domain}")[1].split("## ")[0]
         for method in grid["methods"]:
             assert f"| {method} | 1 |" in section
-    per_domain = {"prepare", "pretrain", "patterns", "annotator", "construct", "train"}
+    per_domain = {"prepare", "pretrain", "patterns", "annotator", "draws", "construct", "train"}
     assert _ran(first_run) == {f"{s}@{d}" for s in per_domain for d in grid["domains"]} | {
         "generator", "report"}
     assert (workspace / "reports/figures/robustness.png").read_bytes()[:4] == b"\x89PNG"

@@ -462,3 +462,22 @@ def test_answers_are_frozen_records() -> None:
     answer = Annotation("pool:0", "label", 1, 1.0, 1, "simulated")
     with pytest.raises(AttributeError):
         answer.cost = 0.0  # type: ignore[misc]
+
+
+def test_a_redraw_brings_its_own_splits_and_keeps_the_upstream(toy, resources, tmp_path) -> None:
+    """With a seed's own draw, a method sees that draw's embeddings, while the clusters and
+    ``reference`` stay those of the domain's own draw."""
+    from benchmark.io import atomic_write_npz
+    from benchmark.resources import Resources
+
+    z = resources.embeddings
+    drawn = {s: z[s] + 1.0 for s in ("seed", "pool", "val")}
+    atomic_write_npz(tmp_path / "draw.npz", drawn)
+    redrawn = Resources(resources.modality, resources.input_shape,
+                        resources.paths["embeddings"], resources.paths["encoder"],
+                        resources.paths["generator"], resources.paths["judge"],
+                        resources.patterns_params, resources.sampling, tmp_path / "draw.npz")
+    np.testing.assert_array_equal(redrawn.embeddings["pool"], drawn["pool"])
+    np.testing.assert_array_equal(redrawn.embeddings["reference"], z["reference"])
+    probe = z["pool"][:10]
+    np.testing.assert_array_equal(redrawn.patterns.assign(probe), resources.patterns.assign(probe))

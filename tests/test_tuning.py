@@ -62,3 +62,12 @@ def test_the_best_setting_on_val_is_kept_whatever_test_says() -> None:
     row = table[(table.variant == "random.t1")].iloc[0]
     assert bool(row.chosen) and row.setting == "balance_groups=True" and row.n_seeds == 2
     assert tuning.strongest(chosen, ["random", "scale_only"], "val/acc") == {"d": "random"}
+
+
+def test_redraws_need_simulator_sources(raw_params) -> None:
+    domains = {**raw_params["domains"], "biomedical": {
+        **raw_params["domains"]["biomedical"], "source": "medmnist"}}
+    raw = {**raw_params, "domains": domains, "replicates": {"redraw": True}}
+    with pytest.raises(ConfigError, match="replicates.redraw.*'medmnist' is not a simulator"):
+        parse_params(raw)
+    assert parse_params({**raw_params, "replicates": {"redraw": True}}).replicates.redraw

@@ -103,6 +103,16 @@ T = TypeVar("T")
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
+def per_seed(seeds: Sequence[int], shared: bool, load: Callable[[int], T]) -> dict[int, T]:
+    """``load(seed)`` for every seed, or once for all when the seeds share their inputs
+    (without ``replicates.redraw`` every seed uses the domain's own draw).
+    """
+    seeds = sorted(set(seeds))
+    if shared and seeds:
+        return dict.fromkeys(seeds, load(seeds[0]))
+    return {seed: load(seed) for seed in seeds}
+
+
 def run_cells(fn: Callable[..., T], cells: Sequence[tuple[Any, ...]], workers: int) -> list[T]:
     """``fn(*cell)`` for every cell (a (method, seed) pair, or a domain), each in a forked
     process of its own, ``workers`` at once. A fork inherits the parent's imports and loaded data,

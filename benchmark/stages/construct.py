@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,7 +40,8 @@ from benchmark.paths import (
     STATE,
     TIMING,
     annotator_dir,
-    domain_dir,
+    cell_data_dir,
+    cell_embeddings,
     embeddings_file,
     encoder_dir,
     generator_dir,
@@ -53,6 +55,7 @@ from benchmark.stages import (
     domain_cells_args,
     files_digest,
     grid_cells,
+    per_seed,
     run,
     run_cells,
 )
@@ -60,15 +63,17 @@ from benchmark.stages import (
 LOOP_CODE = ["benchmark.loop", "benchmark.stages.construct", "benchmark.resources"]
 
 
-def domain_digest(data: DomainData, domain: str) -> str:
-    """What every cell of a domain shares and its answers depend on: the seed, pool and val
-    data and the upstream model files (embeddings, generator, judge). Hashed once per stage.
+def domain_digest(data: DomainData, domain: str, draw: Path | None = None) -> str:
+    """What the cells of a seed share and their answers depend on: the seed, pool and val data
+    (the seed's own draw's with redraws: ``draw``, its embeddings) and the upstream model files
+    (embeddings, generator, judge). Hashed once per seed, before the cells fork.
     """
     content = hashlib.sha256()
     for split in ("seed", "pool", "val"):
         content.update(data[split].x.tobytes())
         content.update(data[split].y.tobytes())
-    upstream = [embeddings_file(domain, PRETRAINED), generator_dir(domain), annotator_dir(domain)]
+    upstream = [embeddings_file(domain, PRETRAINED), generator_dir(domain), annotator_dir(domain),
+                *([draw] if draw is not None else [])]
     return digest([content.hexdigest(), files_digest([p for p in upstream if p.exists()])])
 
 
@@ -93,10 +98,12 @@ def fingerprint(params: Params, shared: str, method: str, seed: int, code: str) 
     })
 
 
-def resources(params: Params, data: DomainData, domain: str) -> Resources:
+def resources(params: Params, data: DomainData, domain: str, seed: int) -> Resources:
+    """The domain's upstream models, with the embeddings of the seed's own draw if it has one."""
     return Resources(data.modality, data.input_shape, embeddings_file(domain, PRETRAINED),
                      encoder_dir(domain), generator_dir(domain), annotator_dir(domain),
-                     params.patterns, params.generator)
+                     params.patterns, params.generator,
+                     cell_embeddings(domain, seed, params.replicates.redraw))
 
 
 _JOB: dict[str, Any] = {}  # what every cell of this stage shares; forked workers inherit it
@@ -108,9 +115,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     cells = grid_cells(params.grid, args.method, args.seed)
     # unknown methods fail here, in one line
     code = {method: method_code(params, method) for method in {m for m, _ in cells}}
-    data = load_domain(domain_dir(args.domain), splits=("seed", "pool", "val"))
-    _JOB.update(params=params, data=data, domain=args.domain,
-                shared=domain_digest(data, args.domain), code=code)
+    redraw = params.replicates.redraw
+
+    def inputs(seed: int) -> tuple[DomainData, str]:  # a seed's own draw, or the domain's
+        data = load_domain(cell_data_dir(args.domain, seed, redraw),
+                           splits=("seed", "pool", "val"))
+        return data, domain_digest(data, args.domain, cell_embeddings(args.domain, seed, redraw))
+
+    loaded = per_seed([s for _, s in cells], not redraw, inputs)
+    _JOB.update(params=params, domain=args.domain, code=code,
+                data={s: d for s, (d, _) in loaded.items()},
+                shared={s: h for s, (_, h) in loaded.items()})
     _warm_imports([m for m, _ in cells])
     waiting = [w for w in run_cells(construct_cell, cells, params.grid.workers) if w]
     if waiting:
@@ -130,7 +145,7 @@ def _warm_imports(methods: list[str]) -> None:
 
 def construct_cell(method_name: str, seed: int) -> str | None:
     """Run (or resume, or find complete) one cell; a message if it waits for people."""
-    params, data, domain = _JOB["params"], _JOB["data"], _JOB["domain"]
+    params, data, domain = _JOB["params"], _JOB["data"][seed], _JOB["domain"]
     start = time.perf_counter()
     method = METHODS.get(params.method_plugin(method_name))(
         **params.method_options(method_name))
@@ -138,9 +153,9 @@ def construct_cell(method_name: str, seed: int) -> str | None:
     sweep_temp_files(out)  # left by a killed run (state, dataset); the ledger resumes itself
     plot = rounds_plot(domain, method_name, seed)  # in a folder the domain's cells share
     sweep_temp_files(plot.parent, plot.name)
-    ledger = Ledger(out / LEDGER, fingerprint(params, _JOB["shared"], method_name, seed,
+    ledger = Ledger(out / LEDGER, fingerprint(params, _JOB["shared"][seed], method_name, seed,
                                               _JOB["code"][method_name]))
-    res = resources(params, data, domain)
+    res = resources(params, data, domain, seed)
     pool = data["pool"]
     costs = asdict(params.annotator.costs)
     if params.annotator.name == "human":  # real people, through Label Studio

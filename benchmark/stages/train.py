@@ -37,8 +37,8 @@ from benchmark.paths import (
     METRICS,
     MODEL,
     TIMING,
+    cell_data_dir,
     cell_name,
-    domain_dir,
     result_dir,
     run_dir,
 )
@@ -46,6 +46,7 @@ from benchmark.stages import (
     digest,
     domain_cells_args,
     grid_cells,
+    per_seed,
     run,
     run_cells,
     up_to_date,
@@ -63,12 +64,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     params = load_params()
     require_accelerator(params.train.accelerator, params.train.devices, "train")  # before writes
     cells = grid_cells(params.grid, args.method, args.seed)
-    data = load_domain(domain_dir(args.domain))
+    redraw = params.replicates.redraw
+    data = per_seed([s for _, s in cells], not redraw,  # a seed's own draw, or the domain's
+                    lambda seed: load_domain(cell_data_dir(args.domain, seed, redraw)))
     _JOB.update(params=params, data=data, domain=args.domain,
                 code=code_digest(["benchmark.stages.train"]),
-                data_digest=digest([hashlib.sha256(data[s].x.tobytes() + data[s].y.tobytes()
-                                                   + data[s].group.tobytes()).hexdigest()
-                                    for s in EVAL_SPLITS]))
+                data_digest={seed: digest([hashlib.sha256(
+                    d[s].x.tobytes() + d[s].y.tobytes() + d[s].group.tobytes()).hexdigest()
+                    for s in EVAL_SPLITS]) for seed, d in data.items()})
     run_cells(train_cell, cells, params.grid.workers)
 
 
@@ -79,7 +82,7 @@ def stamp(domain: str, method: str, seed: int) -> str:
              for name in (DATASET, CONSTRUCTION)]
     return digest({"inputs": files, "cell": params.cell(domain, method, seed),
                    "tracking": asdict(params.tracking), "code": _JOB["code"],
-                   "data": _JOB["data_digest"]})
+                   "data": _JOB["data_digest"][seed]})
 
 
 def train_cell(method: str, seed: int) -> None:
@@ -88,7 +91,7 @@ def train_cell(method: str, seed: int) -> None:
     from benchmark.evaluate import score
     from benchmark.tracking import Tracker
 
-    params, data, domain = _JOB["params"], _JOB["data"], _JOB["domain"]
+    params, data, domain = _JOB["params"], _JOB["data"][seed], _JOB["domain"]
     runs, out = run_dir(domain, method, seed), result_dir(domain, method, seed)
     current = stamp(domain, method, seed)
     if up_to_date(out / STAMP, current, out / METRICS, out / MODEL):
