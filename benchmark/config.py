@@ -463,6 +463,11 @@ class TuningParams:
 
     metric: str = "val/acc"
     grids: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
+    # replicates the settings are chosen on, apart from the reported seeds: the experiment
+    # runner tunes on them first (empty: chosen on the reported seeds themselves)
+    seeds: list[int] = field(default_factory=list)
+    # per domain and entry, the setting chosen on ``seeds`` (written by benchmark.experiment)
+    chosen: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _require(self.metric.startswith("val/"), "metric", self.metric,
@@ -520,15 +525,17 @@ class Params:
         """
         return str((self.methods.get(name) or {}).get("use", name))
 
-    def method_options(self, name: str) -> dict[str, Any]:
+    def method_options(self, name: str, domain: str | None = None) -> dict[str, Any]:
         """The keyword arguments of a grid entry's method: a variant's own values over those
         of the method it uses (so it differs from it in exactly what it says), without the
-        harness's own keys (``use``, ``postprocess``).
+        harness's own keys (``use``, ``postprocess``); on ``domain``, the setting chosen there
+        on the tuning replicates (``tuning.chosen``) over them.
         """
         plugin = self.method_plugin(name)
         base = dict(self.methods.get(plugin) or {}) if plugin != name else {}
         own = dict(self.methods.get(name) or {})
-        return {k: v for k, v in {**base, **own}.items() if k not in ENTRY_KEYS}
+        chosen = self.tuning.chosen.get(domain, {}).get(name, {}) if domain else {}
+        return {k: v for k, v in {**base, **own, **chosen}.items() if k not in ENTRY_KEYS}
 
     def postprocess(self, name: str) -> str | None:
         """The model-side mitigation a grid entry applies after training (benchmark.mitigation)."""
@@ -540,7 +547,7 @@ class Params:
             "experiment": self.grid.experiment, "profile": self.profile, "domain": domain,
             "method": method, "seed": seed, "data": as_dict(self.domains[domain]),
             "method_plugin": self.method_plugin(method), "postprocess": self.postprocess(method),
-            "method_options": self.method_options(method),
+            "method_options": self.method_options(method, domain),
             "construct": as_dict(self.construct), "annotator": as_dict(self.annotator),
             "train": as_dict(self.train),
         }
@@ -644,6 +651,10 @@ def parse_params(raw: Mapping[str, Any], source: str = str(PARAMS_FILE)) -> Para
         params = _build(Params, raw, "")
         _check_plugins(params)
         _check_weights(params)
+        _require(not (params.grid.tune and params.tuning.seeds), "tuning.seeds",
+                 params.tuning.seeds, "empty with grid.tune here: tuning apart from the "
+                 "reported seeds runs as two phases through `python -m benchmark.experiment "
+                 "run` (or clear it to choose on the reported seeds)")
         if params.grid.tune:
             params = _tuned(params)
     except ConfigError as err:
@@ -707,6 +718,10 @@ def _check_plugins(params: Params) -> None:
             key = f"methods.{name}.use" if plugin != name else "methods"
             raise ConfigError(f"{key}: {err}") from None
         plugin_options(method, params.method_options(name), f"methods.{name}")
+        for domain, entries in params.tuning.chosen.items():
+            if name in entries:
+                plugin_options(method, params.method_options(name, domain),
+                               f"tuning.chosen.{domain}.{name}")
         post = params.postprocess(name)
         _require(post is None or post in POSTPROCESSORS, f"methods.{name}.postprocess", post,
                  f"null or one of {list(POSTPROCESSORS)}")

@@ -15,6 +15,11 @@ the workspace. A new workspace starts from the main workspace's upstream outputs
 generators, judges) and its ``dvc.lock``; DVC's hashes decide what is still valid. When the run
 ends, its reports are copied to ``reports/experiments/<name>-<profile>/`` with the composed
 params, so two experiments' results live side by side. W&B runs are grouped by experiment name.
+
+An experiment that tunes on replicates of its own (``grid.tune`` with ``tuning.seeds``) runs
+in two phases, each in its workspace: every setting on the tuning seeds
+(``<name>-<profile>-tuning``, reports published beside the others), then the reported seeds
+with the setting chosen per domain on their ``val`` (``tuning.chosen`` in the composed params).
 """
 
 from __future__ import annotations
@@ -91,8 +96,45 @@ def compose(name: str, profile: str, root: Path = Path("."),
     if methods and merged.get("report", {}).get("cost_references"):
         merged["report"] = {**merged["report"], "cost_references": [
             m for m in merged["report"]["cost_references"] if m in methods]}
-    parse_params(merged, f"{path} over {root / PARAMS_FILE} (profile {profile})")
+    check = tuning_phase(merged) if two_phases(merged) else merged
+    parse_params(check, f"{path} over {root / PARAMS_FILE} (profile {profile})")
     return merged
+
+
+def two_phases(params: Mapping[str, Any]) -> bool:
+    """Whether the experiment tunes on replicates of their own (``tuning.seeds``) first."""
+    return bool(params["grid"].get("tune") and (params.get("tuning") or {}).get("seeds"))
+
+
+def tuning_phase(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The first phase's params: every setting of every tuned entry on ``tuning.seeds``, the
+    best on ``val`` chosen there.
+    """
+    tuning = dict(params["tuning"])
+    return {**params, "grid": {**params["grid"], "seeds": tuning.pop("seeds")},
+            "tuning": tuning}
+
+
+def reported_phase(params: Mapping[str, Any], chosen: Mapping[str, Any]) -> dict[str, Any]:
+    """The second phase's params: the reported seeds, each entry run with the setting chosen
+    per domain in the first (``tuning.chosen``), nothing tuned on them.
+    """
+    return {**params, "grid": {**params["grid"], "tune": False},
+            "tuning": {**params["tuning"], "chosen": dict(chosen)}}
+
+
+def chosen_settings(table: Path, grids: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per domain and entry, the setting the first phase's report chose (its ``tuning.csv``)."""
+    import pandas as pd
+
+    from benchmark import tuning
+
+    rows = pd.read_csv(table)
+    out: dict[str, dict[str, Any]] = {}
+    for row in rows[rows.chosen.astype(bool)].itertuples():
+        out.setdefault(str(row.domain), {})[str(row.method)] = tuning.setting_of(
+            str(row.variant), grids)
+    return out
 
 
 def workspace(name: str, profile: str, root: Path = Path(".")) -> Path:
@@ -163,24 +205,40 @@ def run(name: str, profile: str, root: Path = Path("."), targets: Sequence[str] 
         domains: Sequence[str] | None = None, methods: Sequence[str] | None = None) -> Path:
     """Compose, sync, ``dvc repro`` in the experiment's workspace, publish; the report folder."""
     params = compose(name, profile, root, domains, methods)
+    target = root / PUBLISHED / f"{name}-{profile}"
+    if two_phases(params):  # tune on replicates of their own (a workspace of its own) first
+        first, tuned = tuning_phase(params), workspace(name, f"{profile}-tuning", root)
+        _repro(root, tuned, first, name, f"{profile}, tuning on seeds {first['grid']['seeds']}",
+               targets)
+        if targets:  # some stages only (say, the upstream models before a SLURM array)
+            return target
+        publish(tuned, target.with_name(f"{target.name}-tuning"), first)
+        params = reported_phase(params, chosen_settings(tuned / REPORTS / "tuning.csv",
+                                                        params["tuning"]["grids"]))
+        parse_params(params, f"{tuned / REPORTS / 'tuning.csv'} over {PARAMS_FILE}")
     dest = workspace(name, profile, root)
+    _repro(root, dest, params, name, profile, targets)
+    if (dest / REPORTS / "summary.md").is_file():
+        publish(dest, target, params)
+    return target
+
+
+def _repro(root: Path, dest: Path, params: Mapping[str, Any], name: str, what: str,
+           targets: Sequence[str]) -> None:
+    """Sync the workspace ``dest``, write its params and run ``dvc repro`` there."""
     dest.mkdir(parents=True, exist_ok=True)
     sync(root, dest)
     atomic_write_text(dest / PARAMS_FILE,
-                      f"# composed by benchmark.experiment: {name} + profile {profile}; "
+                      f"# composed by benchmark.experiment: {name} + profile {what}; "
                       "edit experiments/ and params.yaml, not this file\n"
-                      + yaml.safe_dump(params, sort_keys=False))
+                      + yaml.safe_dump(dict(params), sort_keys=False))
     env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
     if params.get("tracking", {}).get("mode", "offline") == "offline":
         env["WANDB_MODE"] = "offline"
     done = subprocess.run(["dvc", "repro", *targets], cwd=dest, env=env, check=False)
     if done.returncode != 0:
-        raise SystemExit(f"error: experiment {name} ({profile}): `dvc repro` failed in {dest} "
+        raise SystemExit(f"error: experiment {name} ({what}): `dvc repro` failed in {dest} "
                          "(its output is above); rerun the same command to resume")
-    target = root / PUBLISHED / f"{name}-{profile}"
-    if (dest / REPORTS / "summary.md").is_file():
-        publish(dest, target, params)
-    return target
 
 
 def main(argv: Sequence[str] | None = None) -> None:

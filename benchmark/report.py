@@ -243,6 +243,11 @@ def _tuning_lines(tuned: pd.DataFrame | None, domain: str) -> list[str]:
     if mine.empty:
         return []
     metric = mine.iloc[0].metric
+    if mine["mean"].isna().all():  # chosen on tuning replicates of their own
+        lines = [f"Settings used, chosen per method on {metric} of tuning replicates apart "
+                 "from these (the experiment's `-tuning` report has every setting's score):",
+                 ""]
+        return [*lines, *(f"- {r.method}: **{r.setting}**" for r in mine.itertuples()), ""]
     lines = [f"Settings chosen per method on {metric} (mean over seeds; never a test split):",
              ""]
     for method, rows in mine.groupby("method", sort=False):

@@ -89,6 +89,20 @@ def select(cells: pd.DataFrame, metric: str,
     return chosen, pd.DataFrame(rows)
 
 
+def chosen_table(chosen: Mapping[str, Mapping[str, Mapping[str, Any]]],
+                 metric: str) -> pd.DataFrame:
+    """The settings chosen on tuning replicates of their own (``tuning.chosen``), as rows of
+    the tuning table (no means: those are in the tuning phase's own report).
+    """
+    import pandas as pd
+
+    return pd.DataFrame([{"domain": domain, "method": entry, "variant": "",
+                          "setting": _describe(setting), "metric": metric,
+                          "mean": float("nan"), "n_seeds": 0, "chosen": True}
+                         for domain, entries in chosen.items()
+                         for entry, setting in entries.items()])
+
+
 def strongest(cells: pd.DataFrame, baselines: Sequence[str], metric: str) -> dict[str, str]:
     """Per domain, the baseline with the best mean ``metric`` over seeds (a ``val`` metric)."""
     out = {}

@@ -23,7 +23,12 @@ PROFILES = ("smoke", "quick", "paper")
 @pytest.mark.parametrize("name", experiment.names(REPO))
 def test_every_experiment_composes_for_every_profile(name: str, profile: str) -> None:
     before = (REPO / "params.yaml").read_bytes()
-    params = parse_params(experiment.compose(name, profile, REPO))
+    composed = experiment.compose(name, profile, REPO)
+    if experiment.two_phases(composed):  # tuning first, on replicates apart from the reported
+        first = parse_params(experiment.tuning_phase(composed))
+        assert not set(first.grid.seeds) & set(composed["grid"]["seeds"])
+        composed = experiment.reported_phase(composed, {})
+    params = parse_params(composed)
     assert params.grid.experiment == name and params.profile == profile
     assert params.report.baseline in (*params.grid.methods, "strongest")
     assert (REPO / "params.yaml").read_bytes() == before
@@ -120,7 +125,12 @@ def test_each_experiment_runs_end_to_end(project: Path, name: str) -> None:
             "`gravity: 1.25`" in summary) == (domain == "robotics_transfer")
     for method in composed["grid"]["methods"]:
         assert f"| {method} | 1 |" in summary
-    if composed["grid"].get("tune"):  # each entry's setting chosen on val, named
+    if experiment.two_phases(composed):  # chosen on val of replicates of their own, named
+        tuned = (out.with_name(f"{out.name}-tuning") / "tuning.csv").read_text()
+        assert "scale_only.t1" in tuned and "Settings used, chosen per method on val/acc" in summary
+        chosen = yaml.safe_load((out / "params.yaml").read_text())["tuning"]["chosen"][domain]
+        assert set(chosen) == {"scale_only", "adaptive"}
+    elif composed["grid"].get("tune"):  # each entry's setting chosen on val, named
         tuned = (out / "tuning.csv").read_text()
         assert "Settings chosen per method on val/acc" in summary and "scale_only.t1" in tuned
     if composed.get("replicates", {}).get("redraw"):  # the seed's cells used its own draw

@@ -71,3 +71,18 @@ def test_redraws_need_simulator_sources(raw_params) -> None:
     with pytest.raises(ConfigError, match="replicates.redraw.*'medmnist' is not a simulator"):
         parse_params(raw)
     assert parse_params({**raw_params, "replicates": {"redraw": True}}).replicates.redraw
+
+
+def test_settings_chosen_on_tuning_replicates_apply_per_domain(raw_params) -> None:
+    chosen = {"climate": {"scale_only": {"synthetic": 0, "pseudo_label": False}}}
+    params = parse_params({**raw_params, "tuning": {**raw_params["tuning"], "chosen": chosen}})
+    assert params.method_options("scale_only", "climate")["synthetic"] == 0
+    assert params.method_options("scale_only", "robotics")["synthetic"] == 200  # the default
+    assert params.cell("climate", "scale_only", 0)["method_options"]["pseudo_label"] is False
+    bad = {"climate": {"scale_only": {"synthetic": "many"}}}
+    with pytest.raises(ConfigError, match="tuning.chosen.climate.scale_only.synthetic"):
+        parse_params({**raw_params, "tuning": {**raw_params["tuning"], "chosen": bad}})
+    both = {**raw_params, "grid": {**raw_params["grid"], "tune": True},
+            "tuning": {**raw_params["tuning"], "seeds": [100]}}
+    with pytest.raises(ConfigError, match="tuning.seeds.*two phases"):
+        parse_params(both)

@@ -84,14 +84,15 @@ def method_code(params: Params, method: str) -> str:
     return code_digest([METHODS.get(params.method_plugin(method)).__module__, *LOOP_CODE])
 
 
-def fingerprint(params: Params, shared: str, method: str, seed: int, code: str) -> str:
-    """Everything the answers of a run depend on: the domain's ``shared`` digest, params, seed
-    and the ``code`` of the method and the loop. A change starts a fresh ledger (the old one
-    kept).
+def fingerprint(params: Params, shared: str, domain: str, method: str, seed: int,
+                code: str) -> str:
+    """Everything the answers of a run depend on: the domain's ``shared`` digest, params
+    (the method's options on ``domain``), seed and the ``code`` of the method and the loop. A
+    change starts a fresh ledger (the old one kept).
     """
     return digest({
         "domain": shared, "method": method, "seed": seed,
-        "options": params.method_options(method),
+        "options": params.method_options(method, domain),
         "construct": asdict(params.construct), "annotator": asdict(params.annotator),
         "patterns": asdict(params.patterns), "generator": asdict(params.generator),
         "code": code,
@@ -148,13 +149,13 @@ def construct_cell(method_name: str, seed: int) -> str | None:
     params, data, domain = _JOB["params"], _JOB["data"][seed], _JOB["domain"]
     start = time.perf_counter()
     method = METHODS.get(params.method_plugin(method_name))(
-        **params.method_options(method_name))
+        **params.method_options(method_name, domain))
     out = run_dir(domain, method_name, seed)
     sweep_temp_files(out)  # left by a killed run (state, dataset); the ledger resumes itself
     plot = rounds_plot(domain, method_name, seed)  # in a folder the domain's cells share
     sweep_temp_files(plot.parent, plot.name)
-    ledger = Ledger(out / LEDGER, fingerprint(params, _JOB["shared"][seed], method_name, seed,
-                                              _JOB["code"][method_name]))
+    ledger = Ledger(out / LEDGER, fingerprint(params, _JOB["shared"][seed], domain, method_name,
+                                              seed, _JOB["code"][method_name]))
     res = resources(params, data, domain, seed)
     pool = data["pool"]
     costs = asdict(params.annotator.costs)

@@ -27,6 +27,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     cells, tuned = report.collect(*coords), pd.DataFrame()
     if grid.tune:  # each tuned entry's best setting on val, under the entry's name
         cells, tuned = tuning.select(cells, params.tuning.metric, params.tuning.grids)
+    elif params.tuning.chosen:  # chosen on tuning replicates of their own
+        tuned = tuning.chosen_table(params.tuning.chosen, params.tuning.metric)
     chosen = _chosen(cells)
     baselines = reference_methods(params, cells)
     summary = report.summarise(cells, conf)
