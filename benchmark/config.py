@@ -208,7 +208,10 @@ class TrainParams:
     accelerator: str = "cpu"
     devices: int = 1
     threads: int = 1  # torch CPU threads; 1 avoids OpenMP oversubscription on small models
-    curve: bool = False  # also fit D as it stood after each earlier round: accuracy vs cost
+    # also fit D as it stood after each earlier round (accuracy vs cost): every cell (true) or
+    # the cells of these grid entries (the cost saved needs the curves of the methods measured
+    # only: a reference's full-budget result is its cell's own)
+    curve: bool | list[str] = False
 
     def __post_init__(self) -> None:
         for key in ("max_steps", "batch_size", "val_every", "width", "devices", "threads"):
@@ -549,8 +552,15 @@ class Params:
             "method_plugin": self.method_plugin(method), "postprocess": self.postprocess(method),
             "method_options": self.method_options(method, domain),
             "construct": as_dict(self.construct), "annotator": as_dict(self.annotator),
-            "train": as_dict(self.train),
+            "train": {**as_dict(self.train), "curve": self.fits_curve(method)},
         }
+
+    def fits_curve(self, method: str) -> bool:
+        """Whether the cells of a grid entry (or of a variant of it) fit the curve."""
+        from benchmark.tuning import entry_of
+
+        curve = self.train.curve
+        return curve if isinstance(curve, bool) else entry_of(method) in curve
 
 
 # --------------------------------------------------------------------------- conversion
@@ -655,6 +665,10 @@ def parse_params(raw: Mapping[str, Any], source: str = str(PARAMS_FILE)) -> Para
                  params.tuning.seeds, "empty with grid.tune here: tuning apart from the "
                  "reported seeds runs as two phases through `python -m benchmark.experiment "
                  "run` (or clear it to choose on the reported seeds)")
+        for entry in [] if isinstance(params.train.curve, bool) else params.train.curve:
+            _require(entry in params.grid.methods or entry in params.methods, "train.curve",
+                     entry, f"a grid entry or a methods entry (grid.methods "
+                     f"{params.grid.methods})")
         if params.grid.tune:
             params = _tuned(params)
     except ConfigError as err:

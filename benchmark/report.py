@@ -119,29 +119,30 @@ def collect_curves(domains: Sequence[str], methods: Sequence[str], seeds: Sequen
     return collect_tables(domains, methods, seeds, lambda d, m, s: result_dir(d, m, s) / CURVE)
 
 
-def savings(curves: pd.DataFrame, references: Mapping[str, str], metric: str,
-            confidence: float) -> pd.DataFrame:
-    """Annotation cost saved by each method at the accuracy the domain's reference
-    (``references``: domain -> method) reaches with its full budget
-    (``benchmark.metrics.stats.cost_saved``), per domain.
+def savings(curves: pd.DataFrame, cells: pd.DataFrame, references: Mapping[str, str],
+            metric: str, confidence: float) -> pd.DataFrame:
+    """Annotation cost saved by each method whose cells fitted a curve at the accuracy the
+    domain's reference (``references``: domain -> method) reaches with its full budget
+    (``benchmark.metrics.stats.cost_saved``), per domain. The reference's point is its cells'
+    own result (``cells``: cost and ``metric`` per seed), so it needs no curve of its own.
     """
     rows = []
     if curves.empty:
         return pd.DataFrame(rows)
     for domain, part in curves.groupby("domain", sort=False):
-        def by_seed(frame: pd.DataFrame) -> dict[int, tuple[list[float], list[float]]]:
-            return {int(s): (g.sort_values("cost").cost.tolist(),
-                             g.sort_values("cost")[metric].tolist())
-                    for s, g in frame.groupby("seed")}
-
         reference = references.get(domain)
-        ref = by_seed(part[part.method == reference])
+        mine = cells[(cells.domain == domain) & (cells.method == reference)]
+        ref = {int(s): ([float(c)], [float(v)]) for s, c, v in
+               zip(mine.seed, mine["cost/annotation"], mine[metric], strict=True)}
         if not ref:
             continue
         for method, sub in part.groupby("method", sort=False):
             if method == reference:
                 continue
-            res = cost_saved(by_seed(sub), ref, confidence)
+            own = {int(s): (g.sort_values("cost").cost.tolist(),
+                            g.sort_values("cost")[metric].tolist())
+                   for s, g in sub.groupby("seed")}
+            res = cost_saved(own, ref, confidence)
             rows.append({"domain": domain, "method": method, "reference": reference,
                          "metric": metric, **res})
     return pd.DataFrame(rows)

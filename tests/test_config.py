@@ -45,11 +45,21 @@ def _broken(raw: dict, path: str, value) -> dict:
     ("grid.seeds", [0, 0], r"grid.seeds: got \[0, 0\], expected a non-empty list"),
     ("pretrain.fit.steps", 300, r"pretrain.fit.steps: got 300, expected a mapping"),
     ("pretrain.fit.steps.image", 0, r"pretrain.fit.steps.image: got 0, expected a positive"),
+    ("train.curve", ["adaptiv"], r"train.curve: got 'adaptiv', expected a grid entry"),
 ])
 def test_bad_values_name_key_value_and_expectation(raw_params, path, value, message) -> None:
     with pytest.raises(ConfigError, match=message) as err:
         parse_params(_broken(raw_params, path, value), "params.yaml")
     assert str(err.value).startswith("params.yaml: ")
+
+
+def test_curves_for_some_entries_only(raw_params) -> None:
+    params = parse_params(_broken(raw_params, "train.curve", ["adaptive"]))
+    assert params.fits_curve("adaptive") and params.fits_curve("adaptive.t1")  # its variants
+    assert not params.fits_curve("random")
+    assert params.cell("climate", "adaptive", 0)["train"]["curve"] is True
+    assert params.cell("climate", "random", 0)["train"]["curve"] is False
+    assert parse_params(_broken(raw_params, "train.curve", True)).fits_curve("random")
 
 
 def test_missing_section_is_reported(raw_params) -> None:

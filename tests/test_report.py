@@ -74,14 +74,19 @@ def test_one_seed_says_so_and_draws_no_error_bars(tmp_path) -> None:
 def test_label_efficiency_curves_and_cost_saved(tmp_path) -> None:
     rows = []
     for seed in (0, 1):
-        for method, accs in (("scale_only", [0.5, 0.6, 0.8]), ("adaptive", [0.5, 0.8, 0.9])):
-            for (cost, acc) in zip([0, 150, 300], accs, strict=True):
-                rows.append({"domain": "d", "method": method, "seed": seed, "cost": cost,
-                             "test_shift/acc": acc + 0.01 * seed})
+        for (cost, acc) in zip([0, 150, 300], [0.5, 0.8, 0.9], strict=True):
+            rows.append({"domain": "d", "method": "adaptive", "seed": seed, "cost": cost,
+                         "test_shift/acc": acc + 0.01 * seed})
     curves = pd.DataFrame(rows)
-    saved = report.savings(curves, {"d": "scale_only"}, "test_shift/acc", 0.95)
+    # the reference needs no curve: its cells' own full-budget results
+    cells = pd.DataFrame({"domain": "d", "method": "scale_only", "seed": [0, 1],
+                          "cost/annotation": [300.0, 300.0], "test_shift/acc": [0.8, 0.81]})
+    saved = report.savings(curves, cells, {"d": "scale_only"}, "test_shift/acc", 0.95)
     (row,) = saved.itertuples()
     assert row.method == "adaptive" and row.saved == pytest.approx(0.5) and row.n == 2
+    higher = cells.assign(**{"test_shift/acc": [0.95, 0.96]})  # beyond adaptive's reach
+    assert report.savings(curves, higher, {"d": "scale_only"}, "test_shift/acc",
+                          0.95).saved.iloc[0] == -math.inf
     text = report.markdown(report.summarise(_cells(), 0.95), pd.DataFrame(), 0.95, "exp",
                            saved=saved.assign(domain="d"))
     assert "- adaptive: 50% [" in text

@@ -38,7 +38,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     curves = chosen(report.collect_curves(*coords))
     references = [baselines] if not rep.cost_references else [
         dict.fromkeys(grid.domains, ref) for ref in rep.cost_references]
-    saved_parts = [report.savings(curves, ref, rep.metrics[0], conf) for ref in references]
+    saved_parts = [report.savings(curves, cells, ref, rep.metrics[0], conf)
+                   for ref in references]
     saved = pd.concat(saved_parts, ignore_index=True)
     atomic_write_text(REPORTS / "results.csv", cells.to_csv(index=False))
     atomic_write_text(REPORTS / "summary.csv", summary.to_csv(index=False))

@@ -131,7 +131,7 @@ def train_cell(method: str, seed: int) -> None:
         metrics.update({"compute/train_s": trained - start,
                         "compute/evaluate_s": time.perf_counter() - trained})
         tables: dict[str, list[dict[str, Any]]] = {"groups": groups}
-        if params.train.curve and post is None:
+        if params.fits_curve(method) and post is None:
             curve_start = time.perf_counter()
             tables["curve"] = label_efficiency(dataset, construction, metrics, data, params,
                                                seed, out)
