@@ -3,7 +3,8 @@
 ``python -m benchmark.annotate export QUEUE.npz OUT.json [--media DIR]`` writes the tasks to
 import into a Label Studio project (and its ``label_config.xml``);
 ``python -m benchmark.annotate import EXPORT.json QUEUE.npz LEDGER.jsonl`` appends the answers
-in the project's JSON export to the run's ledger, each request charged once.
+in the project's JSON export to the run's ledger, each request charged once at the prices of
+``annotator.costs`` in the run's ``params.yaml`` (``--params``), and to the domain's answer store.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 from benchmark.annotation.labelstudio import AnswerError, export, import_answers, read_queue
 from benchmark.annotation.ledger import Ledger, LedgerError
+from benchmark.config import ConfigError, load_params
 from benchmark.stages import INPUT_ERRORS
 
 
@@ -30,8 +33,8 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     back.add_argument("export_json")
     back.add_argument("queue")
     back.add_argument("ledger")
-    for action, cost in (("label", 1.0), ("verify", 0.4), ("reject", 0.2)):
-        back.add_argument(f"--cost-{action}", type=float, default=cost)
+    back.add_argument("--params", default="params.yaml",
+                      help="the run's params (its annotator.costs price the answers)")
     back.add_argument("--annotator", default="human")
     return parser.parse_args(argv)
 
@@ -54,12 +57,18 @@ def main(argv: Sequence[str] | None = None) -> None:
             tasks = export(args.queue, args.out_json, args.media)
             print(f"wrote {len(tasks)} tasks to {args.out_json} (and label_config.xml beside it)")
             return
-        costs = {"label": args.cost_label, "verify": args.cost_verify,
-                 "reject": args.cost_reject}
+        costs = asdict(load_params(args.params).annotator.costs)
         ledger = ledger_of(args.ledger, read_queue(args.queue).fingerprint)
-        added, open_ = import_answers(args.export_json, args.queue, ledger, costs, args.annotator)
+        added, open_, changed = import_answers(args.export_json, args.queue, ledger, costs,
+                                               args.annotator)
         print(f"added {added} answers to {args.ledger}; {open_} requests still unanswered")
-    except (*INPUT_ERRORS, AnswerError, LedgerError, json.JSONDecodeError) as err:
+        if changed:
+            print(f"{len(changed)} answers differ from those the run already used and paid "
+                  f"({', '.join(changed[:5])}{', ...' if len(changed) > 5 else ''}): the run "
+                  "keeps what it was given; the corrections are in the answer store, where "
+                  "every later run (a changed one, or this cell after its ledger is moved "
+                  "aside) finds them")
+    except (*INPUT_ERRORS, AnswerError, LedgerError, ConfigError, json.JSONDecodeError) as err:
         sys.exit(f"error: {err}")
 
 

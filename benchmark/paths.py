@@ -21,6 +21,7 @@ ANNOTATOR_REPORTS = REPORTS / "annotators"
 FIGURES = REPORTS / "figures"  # the report's charts (DVC plots)
 WANDB_DIR = Path(".")  # W&B writes its offline runs under ./wandb/
 PLUGINS = Path("plugins")  # digests of the registered plugins' code (``plugins`` stage)
+ANSWERS = Path("answers")  # per domain, every answer people gave (annotation.store)
 DRAWS = Path("draws")  # per seed, a draw of a domain's data of its own (replicates.redraw)
 METHODS_CODE = PLUGINS / "methods.json"  # the grid's methods (a ``construct`` dep)
 
@@ -133,6 +134,13 @@ def run_dir(domain: str, method: str, seed: int) -> Path:
 def result_dir(domain: str, method: str, seed: int) -> Path:
     """Model and metrics files of one cell (``train@domain``; DVC metrics)."""
     return RESULTS / domain / method / f"seed{seed}"
+
+
+def answer_store(domain: str) -> Path:
+    """Every answer people gave for the domain's items, across runs (``annotation.store``):
+    outside every DVC output and git-ignored, so no rerun or checkout removes it.
+    """
+    return ANSWERS / f"{domain}.jsonl"
 
 
 def rounds_plot(domain: str, method: str, seed: int) -> Path:

@@ -37,6 +37,8 @@ from benchmark.annotation.labelstudio import (
 from benchmark.annotation.ledger import NO_LABEL, Ledger, Request, price
 from benchmark.data import DataFormatError
 
+REPO = Path(__file__).resolve().parents[1]
+
 CLASSES = ["c0", "c1", "c2"]
 COSTS = {"label": 1.0, "verify": 0.4, "reject": 0.2}
 SHAPES = {"image": (1, 16, 16), "sequence": (2, 12), "tabular": (5,)}
@@ -80,14 +82,15 @@ def ls_export(tasks: list[dict], answers: dict[str, str | None]) -> list[dict]:
     return out
 
 
-def check_ledger(ledger: Ledger, rows: list, annotator: str = "human") -> None:
+def check_ledger(ledger: Ledger, rows: list, annotator: str = "human",
+                 costs: dict[str, float] = COSTS) -> None:
     answered = [r for r in rows if r[2] is not None]
     got = ledger.lookup()
     assert sorted(got) == sorted(r[0].key for r in answered)
     for req, _, _, outcome, label in answered:
         entry = got[req.key]
         assert (entry.outcome, entry.label, entry.cost) == (
-            outcome, label, price(req.action, outcome, COSTS))  # a correction costs a label
+            outcome, label, price(req.action, outcome, costs))  # a correction costs a label
         assert (entry.round, entry.annotator, entry.proposed) == (1, annotator, req.proposed)
 
 
@@ -134,10 +137,10 @@ def test_file_round_trip(tmp_path: Path, modality: str) -> None:
     (tmp_path / "export.json").write_text(json.dumps(ls_export(tasks, {
         r[0].item: r[2] for r in ROUND})))
     ledger = Ledger(tmp_path / "ledger.jsonl", "fp")
-    assert import_answers(tmp_path / "export.json", queue_path, ledger, COSTS) == (6, 1)
+    assert import_answers(tmp_path / "export.json", queue_path, ledger, COSTS) == (6, 1, [])
     check_ledger(ledger, ROUND)
     total = ledger.total_cost
-    assert import_answers(tmp_path / "export.json", queue_path, ledger, COSTS) == (0, 1)
+    assert import_answers(tmp_path / "export.json", queue_path, ledger, COSTS) == (0, 1, [])
     # labelled 1.0, accepted 0.4, corrected 1.0 (a label), rejected 0.2, kept 0.2, label 1.0
     assert ledger.total_cost == total == pytest.approx(1.0 + 0.4 + 1.0 + 0.2 + 0.2 + 1.0)
     check_ledger(Ledger(tmp_path / "ledger.jsonl", "fp"), ROUND)  # as written to disk
@@ -200,11 +203,18 @@ def test_cli_round_trip_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture
     (tmp_path / "export.json").write_text(json.dumps(ls_export(tasks, {
         r[0].item: r[2] for r in ROUND})))
     Ledger(tmp_path / "ledger.jsonl", "fp")
+    params = tmp_path / "params.yaml"  # the run's prices, never the command line's
+    params.write_text((REPO / "params.yaml").read_text().replace(
+        "costs: {label: 1.0, verify: 0.4, reject: 0.2}",
+        "costs: {label: 2.0, verify: 0.5, reject: 0.25}"))
     args = ["import", str(tmp_path / "export.json"), str(queue_path),
-            str(tmp_path / "ledger.jsonl"), "--cost-verify", "0.4", "--annotator", "ann"]
+            str(tmp_path / "ledger.jsonl"), "--params", str(params), "--annotator", "ann"]
     annotate(args)
     assert "added 6 answers" in capsys.readouterr().out
-    check_ledger(Ledger(tmp_path / "ledger.jsonl", "fp"), ROUND, "ann")
+    check_ledger(Ledger(tmp_path / "ledger.jsonl", "fp"), ROUND, "ann",
+                 {"label": 2.0, "verify": 0.5, "reject": 0.25})
+    with pytest.raises(SystemExit):  # the prices' options are gone
+        annotate([*args, "--cost-label", "-5"])
 
     other = make_queue(tmp_path / "other.npz", "image", fingerprint="another run")
     with pytest.raises(SystemExit, match=r"^error: .*ledger\.jsonl belongs to run fp"):
@@ -331,7 +341,60 @@ def test_live_label_studio_round_trip(tmp_path: Path, label_studio: str) -> None
     assert predicted == {r[0].item for r in rows if r[0].action == "verify"}
     (tmp_path / "export.json").write_text(json.dumps(downloaded))
     ledger = Ledger(tmp_path / "ledger.jsonl", "fp")
-    assert import_answers(tmp_path / "export.json", queue_path, ledger, COSTS) == (5, 1)
+    assert import_answers(tmp_path / "export.json", queue_path, ledger, COSTS) == (5, 1, [])
     check_ledger(ledger, rows)
-    assert import_answers(tmp_path / "export.json", queue_path, ledger, COSTS) == (0, 1)
+    assert import_answers(tmp_path / "export.json", queue_path, ledger, COSTS) == (0, 1, [])
     assert ledger.total_cost == pytest.approx(1.0 + 0.4 + 1.0 + 0.4 + 0.2)  # a correction: 1.0
+
+
+def test_answers_outlive_every_change_of_the_run(tmp_path: Path, capsys) -> None:
+    """People's answers go to the domain's store as well as the run's ledger: three fingerprint
+    changes (one a revert) move three ledgers aside, none overwritten, and each new run replays
+    every answer from the store, charged as bought, asking people nothing. A person's later
+    correction is kept and used by the next run, and said so, never dropped.
+    """
+    from benchmark.annotation.human import AwaitingAnswers, HumanAnnotator
+    from benchmark.annotation.store import AnswerStore
+
+    rows = [r for r in ROUND if r[2] is not None]
+    requests = [r[0] for r in rows]
+    x = np.random.default_rng(0).normal(size=(len(rows), *SHAPES["tabular"]))
+    synthetic = np.array([r[1] for r in rows])
+    store, queue = tmp_path / "answers" / "d.jsonl", tmp_path / "run" / "queue.npz"
+
+    def ask(fingerprint: str) -> tuple[Ledger, list]:
+        ledger = Ledger(tmp_path / "run" / "ledger.jsonl", fingerprint)
+        human = HumanAnnotator(ledger, COSTS, queue, "tabular", CLASSES, store)
+        return ledger, human.review(requests, x, synthetic, 1)
+
+    with pytest.raises(AwaitingAnswers, match=f"{len(rows)} requests wait"):
+        ask("fp1")
+    tasks = export(queue, tmp_path / "tasks.json")
+    (tmp_path / "export.json").write_text(json.dumps(ls_export(tasks, {
+        r[0].item: r[2] for r in rows})))
+    ledger = Ledger(tmp_path / "run" / "ledger.jsonl", "fp1")
+    assert import_answers(tmp_path / "export.json", queue, ledger, COSTS)[:2] == (len(rows), 0)
+    paid = ledger.total_cost
+    for fingerprint in ("fp2", "fp1", "fp3"):  # a change, its revert, another change
+        ledger, answers = ask(fingerprint)
+        check_ledger(ledger, rows)
+        assert ledger.total_cost == pytest.approx(paid)  # charged as if bought
+    aside = sorted(p.name for p in (tmp_path / "run").glob("ledger.jsonl.stale*"))
+    assert aside == ["ledger.jsonl.stale", "ledger.jsonl.stale.1", "ledger.jsonl.stale.2"]
+    for name in aside:  # every answer still on disk, in every ledger moved aside
+        lines = (tmp_path / "run" / name).read_text().splitlines()[1:]
+        assert sorted(json.loads(line)["item"] for line in lines) == sorted(
+            r.item for r in requests)
+    assert len(AnswerStore(store).answers()) == len(rows)
+
+    # a person corrects pool:0 (c2 -> c0) after the run used c2: kept, said, used next time
+    ledger, _ = ask("fp1")  # the queue's own run again
+    (tmp_path / "export.json").write_text(json.dumps(ls_export(tasks, {
+        r[0].item: "c0" if r[0].item == "pool:0" else r[2] for r in rows})))
+    annotate(["import", str(tmp_path / "export.json"), str(queue),
+              str(tmp_path / "run" / "ledger.jsonl"), "--params", str(REPO / "params.yaml")])
+    assert "1 answers differ from those the run already used and paid (pool:0 (label))" in (
+        capsys.readouterr().out)
+    assert ledger.lookup()[("pool:0", "label")].label == 2  # the run keeps what it paid for
+    ledger, answers = ask("fp4")
+    assert {a.item: a.label for a in answers}["pool:0"] == 0

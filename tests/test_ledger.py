@@ -118,3 +118,20 @@ def test_error_rate_flips_about_that_share_deterministically(tmp_path) -> None:
     wrong = sum(a != truth[i] for a, i in zip(answers[0], truth, strict=True)) / len(truth)
     assert answers[0] == answers[1]
     assert 0.17 < wrong < 0.23
+
+
+def test_answer_store_cuts_a_torn_write_and_refuses_damage(tmp_path) -> None:
+    from benchmark.annotation.store import AnswerStore
+
+    store = AnswerStore(tmp_path / "d.jsonl")
+    first = Annotation("pool:0", "label", 1, 1.0, 1, "p", digest="aa")
+    assert store.add([first, Annotation("pool:1", "label", 0, 1.0, 1, "p")]) == 1  # no digest
+    assert store.add([first]) == 0  # the same answer again: nothing new
+    with store.path.open("ab") as fh:
+        fh.write(b'{"digest": "bb", "act')  # a crash mid-write
+    assert list(store.answers()) == [("aa", "label", -1)]
+    assert store.add([Annotation("pool:2", "verify", 2, 0.4, 1, "p", "accepted", 2, "cc")]) == 1
+    assert sorted(store.answers()) == [("aa", "label", -1), ("cc", "verify", 2)]
+    store.path.write_text("garbage\n" + store.path.read_text())
+    with pytest.raises(LedgerError, match=r"d\.jsonl: line 1 is not an answer record"):
+        store.answers()

@@ -3,7 +3,8 @@
 The loop writes one *queue* per round (:func:`write_queue`: the requests plus the items' inputs,
 no pickles). :func:`export` turns it into Label Studio tasks and a labeling config; people answer
 in Label Studio; :func:`import_answers` reads the project's JSON export back into the ledger,
-each (item, action) at most once, so importing the same export twice never charges twice.
+each (item, action) at most once, so importing the same export twice never charges twice, and
+into the domain's answer store (``benchmark.annotation.store``), which outlives the run.
 
 Every task carries its own answer options (a dynamic ``<Choices value="$choices">``), so a person
 only sees what the action allows: the class names for ``label`` / ``verify`` (plus
@@ -16,6 +17,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import re
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -27,6 +29,7 @@ import numpy as np
 from PIL import Image
 
 from benchmark.annotation.ledger import NO_LABEL, Annotation, Ledger, Request, content_digest, price
+from benchmark.annotation.store import AnswerStore
 from benchmark.data import MODALITIES, DataFormatError
 from benchmark.io import atomic_write, atomic_write_json, atomic_write_npz, atomic_write_text
 
@@ -55,12 +58,15 @@ class Queue:
     fingerprint: str
     modality: str
     class_names: list[str]
+    store: Path | None = None  # the domain's answer store the answers also go to
 
 
 def write_queue(path: str | Path, requests: Sequence[Request], x: np.ndarray,
                 synthetic: np.ndarray, round_: int, fingerprint: str, modality: str,
-                class_names: Sequence[str]) -> None:
-    """Write one round's requests and inputs atomically (the file :func:`read_queue` reads)."""
+                class_names: Sequence[str], store: str | Path | None = None) -> None:
+    """Write one round's requests and inputs atomically (the file :func:`read_queue` reads);
+    ``store`` (the domain's answer store) is kept relative to the queue's folder.
+    """
     x, synthetic = np.asarray(x, dtype=np.float32), np.asarray(synthetic, dtype=bool)
     if not len(requests) == len(x) == len(synthetic):
         raise ValueError(f"{len(requests)} requests but {len(x)} inputs, {len(synthetic)} flags")
@@ -73,6 +79,8 @@ def write_queue(path: str | Path, requests: Sequence[Request], x: np.ndarray,
             raise ValueError(f"{req.item}: only synthetic items can be screened (reject)")
     header = {"round": int(round_), "fingerprint": fingerprint, "modality": modality,
               "class_names": list(class_names)}
+    if store is not None:
+        header["store"] = os.path.relpath(Path(store).resolve(), Path(path).resolve().parent)
     atomic_write_npz(path, {
         "item": np.array([r.item for r in requests], dtype=str),
         "action": np.array([r.action for r in requests], dtype=str),
@@ -94,8 +102,9 @@ def read_queue(path: str | Path) -> Queue:
     missing = [k for k in _HEADER if k not in header] if isinstance(header, dict) else _HEADER
     if missing:
         raise DataFormatError(f"{path}: header key {missing[0]!r} missing")
+    store = path.resolve().parent / header["store"] if header.get("store") else None
     return Queue(path, requests, arrays["x"], arrays["synthetic"].astype(bool), header["round"],
-                 header["fingerprint"], header["modality"], list(header["class_names"]))
+                 header["fingerprint"], header["modality"], list(header["class_names"]), store)
 
 
 def _queue_arrays(path: Path) -> dict[str, np.ndarray]:
@@ -323,10 +332,14 @@ def _annotation(queue: Queue, index: int, choice: str, where: str,
 
 
 def import_answers(export_path: str | Path, queue_path: str | Path, ledger: Ledger,
-                   costs: Mapping[str, float], annotator: str = "human") -> tuple[int, int]:
-    """Append the export's answers not yet in ``ledger`` (no double charge).
+                   costs: Mapping[str, float], annotator: str = "human"
+                   ) -> tuple[int, int, list[str]]:
+    """Append the export's answers not yet in ``ledger`` (no double charge) and every answer
+    to the queue's answer store.
 
-    Returns (answers added, requests of the queue still unanswered).
+    Returns (answers added, requests of the queue still unanswered, the items whose answer
+    differs from the one the ledger already holds: a person's correction, which the run has
+    already used and paid as first given; it is kept in the store, for every later run).
     """
     queue = read_queue(queue_path)
     if ledger.fingerprint != queue.fingerprint:
@@ -335,5 +348,9 @@ def import_answers(export_path: str | Path, queue_path: str | Path, ledger: Ledg
     answers = from_export(export_path, queue, costs, annotator)
     known = ledger.lookup()
     new = [a for a in answers if a.key not in known]
+    changed = [f"{a.item} ({a.action})" for a in answers if a.key in known
+               and (known[a.key].label, known[a.key].outcome) != (a.label, a.outcome)]
     ledger.append(new)
-    return len(new), len(queue.requests) - len(answers)
+    if queue.store is not None:
+        AnswerStore(queue.store).add(answers)
+    return len(new), len(queue.requests) - len(answers), changed

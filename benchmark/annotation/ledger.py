@@ -3,7 +3,8 @@
 The first line is a header holding a fingerprint of everything the answers depend on (data,
 method and its code, budget, seed). A ledger with the same fingerprint is resumed, so a killed
 run never pays for an answer twice or loses one; a ledger with another fingerprint belongs to
-an outdated run and is moved aside (never deleted) before a fresh one starts.
+an outdated run and is moved aside (never deleted nor overwritten: ``ledger.jsonl.stale``, then
+``.stale.1``, ``.stale.2``, ...) before a fresh one starts.
 
 A record is complete only when its newline is on disk: a crash mid-write leaves at most one
 unterminated tail, which resuming cuts back to the last newline. A record that cannot be read
@@ -128,8 +129,16 @@ class Ledger:
             if header is not None and header.get("fingerprint") == self.fingerprint:
                 self._resume(data)
                 return
-            self.path.replace(self.path.with_name(f"{self.path.name}.stale"))
+            self.path.replace(self._aside())
         self._write_line({"ledger": 2, "fingerprint": self.fingerprint})
+
+    def _aside(self) -> Path:
+        """The first free name for an outdated ledger: earlier ones are never overwritten."""
+        aside, n = self.path.with_name(f"{self.path.name}.stale"), 0
+        while aside.exists():
+            n += 1
+            aside = self.path.with_name(f"{self.path.name}.stale.{n}")
+        return aside
 
     def _resume(self, data: bytes) -> None:
         """Keep every newline-terminated record; cut an unterminated tail back to the last

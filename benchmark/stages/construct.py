@@ -40,6 +40,7 @@ from benchmark.paths import (
     STATE,
     TIMING,
     annotator_dir,
+    answer_store,
     cell_data_dir,
     cell_embeddings,
     embeddings_file,
@@ -161,7 +162,7 @@ def construct_cell(method_name: str, seed: int) -> str | None:
     costs = asdict(params.annotator.costs)
     if params.annotator.name == "human":  # real people, through Label Studio
         annotator: Any = HumanAnnotator(ledger, costs, out / QUEUE, data.modality,
-                                        data.class_names)
+                                        data.class_names, answer_store(domain))
     else:
         annotator = SimulatedAnnotator(
             {f"pool:{i}": int(y) for i, y in enumerate(pool.y)}, data.n_classes, ledger, costs,
