@@ -25,11 +25,14 @@ with the setting chosen per domain on their ``val`` (``tuning.chosen`` in the co
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import os
+import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +57,7 @@ UPSTREAM = ("data", "models", "embeddings", "generators", "plugins", "reports/pr
             "reports/patterns", "reports/generators", "reports/generator_samples",
             "reports/annotators")
 NOT_SYNCED = {"params.yaml", "dvc.lock"}  # the workspace's own
+NAME = re.compile(r"[A-Za-z0-9_-]+")  # an experiment's name is part of paths: nothing else
 
 
 def names(root: Path = Path(".")) -> list[str]:
@@ -62,6 +66,9 @@ def names(root: Path = Path(".")) -> list[str]:
 
 
 def overlay_file(name: str, root: Path = Path(".")) -> Path:
+    if not NAME.fullmatch(name):
+        raise ConfigError(f"experiment name {name!r}: expected letters, digits, '_' and '-' "
+                          f"only (one of {names(root)})")
     path = root / EXPERIMENTS / f"{name}.yaml"
     if not path.is_file():
         raise ConfigError(f"{path}: no such experiment; expected one of {names(root)}")
@@ -78,6 +85,9 @@ def compose(name: str, profile: str, root: Path = Path("."),
     path = overlay_file(name, root)
     overlay = read_yaml(path)
     by_profile = overlay.pop("profiles", None) or {}
+    if not isinstance(by_profile, dict):
+        raise ConfigError(f"{path}: profiles: got {type(by_profile).__name__}, expected a "
+                          "mapping of profile name -> values")
     base = read_yaml(root / PARAMS_FILE)
     known = sorted(base.get("profiles", {}))
     for key in by_profile:
@@ -205,6 +215,34 @@ def run(name: str, profile: str, root: Path = Path("."), targets: Sequence[str] 
         domains: Sequence[str] | None = None, methods: Sequence[str] | None = None) -> Path:
     """Compose, sync, ``dvc repro`` in the experiment's workspace, publish; the report folder."""
     params = compose(name, profile, root, domains, methods)
+    with _only_run(root, name, profile):
+        return _run(params, name, profile, root, targets)
+
+
+@contextlib.contextmanager
+def _only_run(root: Path, name: str, profile: str) -> Iterator[None]:
+    """Hold the experiment's lock for the whole run: a second run of the same experiment and
+    profile is refused before it writes anything (its workspaces are shared).
+    """
+    (root / WORKSPACES).mkdir(parents=True, exist_ok=True)
+    lock = root / WORKSPACES / f"{name}-{profile}.lock"
+    with lock.open("a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            raise ConfigError(f"experiment {name} ({profile}) is already running (pid "
+                              f"{fh.read().strip() or '?'}, lock {lock}); wait for it to end"
+                              ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"{os.getpid()}\n")
+        fh.flush()
+        yield
+
+
+def _run(params: dict[str, Any], name: str, profile: str, root: Path,
+         targets: Sequence[str]) -> Path:
     target = root / PUBLISHED / f"{name}-{profile}"
     if two_phases(params):  # tune on replicates of their own (a workspace of its own) first
         first, tuned = tuning_phase(params), workspace(name, f"{profile}-tuning", root)

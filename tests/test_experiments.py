@@ -52,6 +52,7 @@ def test_overlay_and_profile_values_win(tmp_path: Path) -> None:
     ({"construct": {"budgt": 3}}, r"exp\.yaml over .*construct\.budgt: unknown key"),
     ({"profiles": {"huge": {}}}, r"exp\.yaml: profiles\.huge: unknown profile"),
     ({"methods": {"v": {"use": "nosuch"}}, "grid": {"methods": ["v"]}}, r"methods\.v\.use"),
+    ({"profiles": ["smoke"]}, r"exp\.yaml: profiles: got list, expected a mapping"),
 ])
 def test_bad_overlays_name_the_file_and_key(tmp_path: Path, overlay: dict, match: str) -> None:
     root = _project(tmp_path, overlay)
@@ -62,6 +63,31 @@ def test_bad_overlays_name_the_file_and_key(tmp_path: Path, overlay: dict, match
 def test_unknown_experiment_lists_the_known_ones() -> None:
     with pytest.raises(ConfigError, match=r"no such experiment; expected one of \[.*cost_analysis"):
         experiment.compose("nosuch", "quick", REPO)
+
+
+def test_malformed_overlay_yaml_is_one_line(tmp_path: Path) -> None:
+    root = _project(tmp_path, {})
+    (root / "experiments" / "exp.yaml").write_text("grid:\n  seeds: [0, 1\n")
+    with pytest.raises(ConfigError, match=r"exp\.yaml \(line \d+, column \d+\): not valid YAML"):
+        experiment.compose("exp", "smoke", root)
+
+
+@pytest.mark.parametrize("name", ["../params", "a/b", "", "exp.yaml"])
+def test_experiment_names_are_plain(tmp_path: Path, name: str) -> None:
+    root = _project(tmp_path, {})
+    with pytest.raises(ConfigError, match=r"expected letters, digits, '_' and '-' only"):
+        experiment.compose(name, "smoke", root)
+    assert sorted(p.name for p in root.iterdir()) == ["experiments", "params.yaml"]
+
+
+def test_a_second_run_of_an_experiment_is_refused_before_writing(tmp_path: Path) -> None:
+    root = _project(tmp_path, {"grid": {"methods": ["scale_only"]}})
+    with experiment._only_run(root, "exp", "smoke"):  # the first run, still going
+        with pytest.raises(ConfigError, match=r"exp \(smoke\) is already running \(pid \d+"):
+            experiment.run("exp", "smoke", root, methods=["scale_only"])
+        assert not experiment.workspace("exp", "smoke", root).exists()
+    with experiment._only_run(root, "exp", "smoke"):  # released when the first ended
+        pass
 
 
 def _project(tmp_path: Path, overlay: dict) -> Path:
