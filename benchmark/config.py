@@ -795,6 +795,18 @@ def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def yaml_error(err: Exception, path: str | None = None) -> str:
+    """One line for a PyYAML or ruamel.yaml syntax error: file, line, column and the problem
+    (their own message spans several lines with a source excerpt).
+    """
+    mark = getattr(err, "problem_mark", None)
+    name = path or (getattr(mark, "name", None) if mark is not None else None) or "params.yaml"
+    where = f"{name}: line {mark.line + 1}, column {mark.column + 1}" if mark else name
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    context = getattr(err, "context", None)
+    return f"{where}: not valid YAML: {problem}" + (f" ({context})" if context else "")
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
@@ -802,11 +814,8 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     try:
         with path.open() as fh:
             raw = yaml.safe_load(fh)
-    except yaml.YAMLError as err:  # one line: where, and what the parser expected
-        mark = getattr(err, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise ConfigError(f"{path}{where}: not valid YAML: {problem}") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(yaml_error(err, str(path))) from None
     except OSError as err:
         raise ConfigError(f"{path}: cannot be read ({err.strerror})") from None
     if not isinstance(raw, dict):

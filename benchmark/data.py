@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.io import atomic_write_json, atomic_write_npz
+from benchmark.io import DataFormatError, atomic_write_json, atomic_write_npz
 
 SPLITS: tuple[str, ...] = ("seed", "pool", "val", "test_id", "test_shift", "reference")
 MODALITIES: tuple[str, ...] = ("image", "sequence", "tabular")
@@ -23,9 +23,6 @@ MIN_ITEMS = 1  # a split with no items breaks every stage that reads it
 TRANSFER_FOLDER = "transfer_from"  # a transfer domain's other site, inside its data folder
 LEARNING_SPLITS: tuple[str, ...] = ("seed", "pool")  # what the encoder and generator learn on
 
-
-class DataFormatError(ValueError):
-    """A data file or array that does not follow the harness's data model."""
 
 
 @dataclass

@@ -16,6 +16,26 @@ from typing import IO, Any
 import numpy as np
 
 
+class DataFormatError(ValueError):
+    """A data file or array that does not follow the harness's data model."""
+
+
+def read_json(path: str | Path, rebuild: str = "") -> Any:
+    """A JSON file the project wrote or reads; any failure names the file (and ``rebuild``,
+    the command that writes it again) in one line.
+    """
+    path = Path(path)
+    hint = f"; rebuild it with `{rebuild}`" if rebuild else ""
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: not found{hint}") from None
+    except (ValueError, UnicodeDecodeError) as err:
+        raise DataFormatError(f"{path}: not valid JSON ({err}){hint}") from None
+    except OSError as err:
+        raise DataFormatError(f"{path}: cannot be read ({err.strerror}){hint}") from None
+
+
 def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
     """Call ``write(fh)`` on a temp file beside ``path``, fsync it, then rename it over ``path``."""
     path = Path(path)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from benchmark.io import read_json
 from benchmark.metrics.stats import cost_saved, mean_ci, paired_diff, replicates_needed
 from benchmark.paths import CURVE, METRICS, result_dir
 
@@ -46,7 +46,7 @@ def collect(domains: Sequence[str], methods: Sequence[str], seeds: Sequence[int]
                 if not path.is_file():
                     raise FileNotFoundError(f"{path} is missing: run `dvc repro` so every cell "
                                             "of the grid is trained and scored")
-                metrics = json.loads(path.read_text())
+                metrics = read_json(path, f"dvc repro train@{domain}")
                 rows.append({"domain": domain, "method": method, "seed": seed, **metrics})
     return pd.DataFrame(rows)
 

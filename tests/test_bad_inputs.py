@@ -67,6 +67,7 @@ def text(rel: str, content: str | bytes | None) -> Corrupt:
     """Overwrite (or, with None, delete) one file of the workspace."""
     def corrupt(ws: Path) -> None:
         path = ws / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
         if content is None:
             path.unlink()
         elif isinstance(content, bytes):
@@ -280,6 +281,23 @@ CASES = [
     pytest.param(["benchmark.annotate", "export", "queue.npz", "tasks.json"],
                  text("queue.npz", b"not an archive"),
                  r"queue\.npz: not a queue file", id="queue-garbage"),
+    # outputs a stage wrote, damaged: the file and the command that rebuilds it
+    pytest.param(["benchmark.stages.report"],
+                 text("results/biomedical/seed_only/seed0/metrics.json", '{"test_id/ac'),
+                 r"results/biomedical/seed_only/seed0/metrics\.json: not valid JSON .*; rebuild "
+                 r"it with `dvc repro train@biomedical`", id="metrics-truncated"),
+    # experiments
+    pytest.param(["benchmark.experiment", "run", "../params"], None,
+                 r"experiment name '\.\./params': expected letters, digits, '_' and '-' only",
+                 id="experiment-name-outside"),
+    pytest.param(["benchmark.experiment", "params", "baseline_comparison"],
+                 text("experiments/baseline_comparison.yaml", "grid: {seeds: [0\n"),
+                 r"experiments/baseline_comparison\.yaml: line \d+, column \d+: not valid YAML",
+                 id="overlay-yaml-error"),
+    pytest.param(["benchmark.experiment", "params", "listed"],
+                 text("experiments/listed.yaml", "profiles: [smoke, quick]\n"),
+                 r"experiments/listed\.yaml: profiles: got list, expected a mapping",
+                 id="overlay-profiles-list"),
 ]
 
 

@@ -68,7 +68,7 @@ def test_unknown_experiment_lists_the_known_ones() -> None:
 def test_malformed_overlay_yaml_is_one_line(tmp_path: Path) -> None:
     root = _project(tmp_path, {})
     (root / "experiments" / "exp.yaml").write_text("grid:\n  seeds: [0, 1\n")
-    with pytest.raises(ConfigError, match=r"exp\.yaml \(line \d+, column \d+\): not valid YAML"):
+    with pytest.raises(ConfigError, match=r"exp\.yaml: line \d+, column \d+: not valid YAML"):
         experiment.compose("exp", "smoke", root)
 
 

@@ -169,7 +169,20 @@ def test_generator_stage_retrains_only_the_domain_whose_inputs_changed(workspace
     for domain in grid["domains"]:
         assert _files(workspace / f"generators/{domain}") == before[domain], domain
         if domain != "robotics":
-            assert f"generator {domain}: inputs unchanged" in log
+            assert f"generator {domain}: inputs and outputs unchanged" in log
+    # outputs are stamped too: garbage over the weights, a truncated metrics file: rebuilt
+    weights = max((p for p in (workspace / "generators/robotics").rglob("*") if p.is_file()),
+                  key=lambda p: p.stat().st_size)
+    weights.write_bytes(b"garbage")
+    metrics = workspace / "results/robotics/random/seed0/metrics.json"
+    scores = json.loads(metrics.read_text())
+    metrics.write_text(metrics.read_text()[:40])
+    log = _sh(["dvc", "repro"], workspace)
+    assert {"generator", "train@robotics"} <= _ran(log) and "construct@robotics" not in _ran(log)
+    assert _files(workspace / "generators/robotics") == before["robotics"]
+    again = json.loads(metrics.read_text())
+    assert {k: v for k, v in again.items() if not k.startswith("compute/")} == {
+        k: v for k, v in scores.items() if not k.startswith("compute/")}
     again = json.loads((workspace / "reports/generators/robotics.json").read_text())
     assert {k: v for k, v in again.items() if not k.startswith("compute/")} == {
         k: v for k, v in report.items() if not k.startswith("compute/")}

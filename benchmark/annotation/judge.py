@@ -10,7 +10,6 @@ Stored as plain ``torch`` weights + JSON, so loading it inside ``construct`` nee
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmark.io import atomic_write, atomic_write_json
+from benchmark.io import atomic_write, atomic_write_json, read_json
 from benchmark.networks import build_backbone
 
 WEIGHTS, CARD = "judge.pt", "judge.json"
@@ -71,7 +70,7 @@ def load(folder: str | Path, embed: Callable[[np.ndarray], np.ndarray],
     if not (folder / CARD).is_file():
         raise FileNotFoundError(f"{folder / CARD} is missing: run the annotator stage first "
                                 "(`dvc repro annotator`)")
-    card = json.loads((folder / CARD).read_text())
+    card = read_json(folder / CARD, "dvc repro annotator@<domain>")
     net = build_backbone(card["modality"], tuple(card["input_shape"]), card["n_classes"],
                          card["width"])
     net.load_state_dict(torch.load(folder / WEIGHTS, map_location="cpu", weights_only=True))

@@ -9,7 +9,6 @@ a 25-step sampler starts from the pure-noise end of the schedule (Lin et al. 202
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from diffusers import DDPMScheduler
 from torch import nn
 
 from benchmark.generators import denoisers
-from benchmark.io import atomic_write_json
+from benchmark.io import atomic_write_json, read_json
 
 CARD = "generator.json"
 # The schedulers clip the predicted clean sample; data are standardised, so +-1 (the default)
@@ -111,7 +110,7 @@ def build(modality: str, x: np.ndarray, n_classes: int, k: int, channels: list[i
 
 def load(folder: str | Path) -> Generator:
     folder = Path(folder)
-    card = json.loads((folder / CARD).read_text())
+    card = read_json(folder / CARD, "dvc repro generator")
     shape = tuple(card["shape"])
     stat_shape = (shape[0], 1, 1) if card["modality"] == "image" else (
         (shape[0], 1) if card["modality"] == "sequence" else shape)

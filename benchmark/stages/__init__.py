@@ -18,8 +18,9 @@ from typing import Any, TypeVar
 
 import yaml
 
-from benchmark.config import ConfigError
+from benchmark.config import ConfigError, yaml_error
 from benchmark.data import DataFormatError
+from benchmark.io import atomic_write_text
 from benchmark.registry import PluginLoadError, UnknownNameError
 
 INPUT_ERRORS = (ConfigError, DataFormatError, FileNotFoundError, UnknownNameError,
@@ -32,20 +33,11 @@ def run(main: Callable[[], None]) -> None:
         main()
     except INPUT_ERRORS as err:
         sys.exit(f"error: {err}")
+    except PermissionError as err:  # a read-only output folder, say: the path, in one line
+        sys.exit(f"error: {err.filename}: permission denied; the stage must be able to write "
+                 "its outputs there")
     except yaml.YAMLError as err:  # params.yaml that is not YAML (read by benchmark.config)
         sys.exit(f"error: {yaml_error(err)}")
-
-
-def yaml_error(err: Exception, path: str | None = None) -> str:
-    """One line for a PyYAML or ruamel.yaml syntax error: file, line, column and the problem
-    (their own message spans several lines with a source excerpt).
-    """
-    mark = getattr(err, "problem_mark", None)
-    name = path or (getattr(mark, "name", None) if mark is not None else None) or "params.yaml"
-    where = f"{name}: line {mark.line + 1}, column {mark.column + 1}" if mark else name
-    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-    context = getattr(err, "context", None)
-    return f"{where}: not valid YAML: {problem}" + (f" ({context})" if context else "")
 
 
 def domain_args(description: str, argv: Sequence[str] | None) -> argparse.Namespace:
@@ -200,11 +192,29 @@ def digest(obj: Any) -> str:
 
 
 def up_to_date(stamp: Path, current: str, *outputs: Path) -> bool:
-    """Whether a unit's stamp (the digest of its inputs, written after its outputs) matches
-    ``current`` and its ``outputs`` are all there: then it need not run again.
+    """Whether a unit's stamp matches ``current`` (the digest of its inputs) and the digest of
+    its ``outputs`` (files or folders) as written: then it need not run again. A damaged or
+    edited output, or a stamp of before outputs were stamped, makes it run.
     """
-    return (stamp.is_file() and stamp.read_text() == current
-            and all(path.is_file() for path in outputs))
+    if not stamp.is_file() or not all(path.exists() for path in outputs):
+        return False
+    return stamp.read_text().split("\n") == [current, outputs_digest(outputs, stamp)]
+
+
+def write_stamp(stamp: Path, current: str, *outputs: Path) -> None:
+    """Record that a unit is done: its inputs' digest and its outputs' (written last)."""
+    atomic_write_text(stamp, f"{current}\n{outputs_digest(outputs, stamp)}")
+
+
+def outputs_digest(outputs: Sequence[Path], stamp: Path) -> str:
+    """A hash of the names and contents of the files under ``outputs``, the stamp left out."""
+    content = hashlib.sha256()
+    for root in outputs:
+        files = sorted(root.rglob("*")) if root.is_dir() else [root]
+        for path in (p for p in files if p.is_file() and p != stamp):
+            content.update(str(path).encode())
+            content.update(path.read_bytes())
+    return content.hexdigest()
 
 
 def files_digest(paths: Sequence[Path]) -> str:

@@ -19,7 +19,7 @@ from dataclasses import asdict
 from benchmark.closure import code_digest
 from benchmark.config import Params, load_params
 from benchmark.data import DomainData, load_domain, save_domain
-from benchmark.io import atomic_write_json, atomic_write_npz, atomic_write_text
+from benchmark.io import atomic_write_json, atomic_write_npz
 from benchmark.paths import (
     DRAW_EMBEDDINGS,
     domain_dir,
@@ -27,7 +27,7 @@ from benchmark.paths import (
     draws_dir,
     encoder_dir,
 )
-from benchmark.stages import digest, domain_args, files_digest, run, up_to_date
+from benchmark.stages import digest, domain_args, files_digest, run, up_to_date, write_stamp
 from benchmark.stages.prepare import MIN_ITEMS, build
 
 STAMP = "draw.stamp"
@@ -58,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         folder, start = draw_dir(args.domain, seed), time.perf_counter()
         current = digest([asdict(params.domains[args.domain]), asdict(params.replicates),
                           seed, upstream, code])
-        if up_to_date(folder / STAMP, current, folder / DRAW_EMBEDDINGS):
+        if up_to_date(folder / STAMP, current, folder):
             continue
         data = draw(params, args.domain, seed)
         shutil.rmtree(folder, ignore_errors=True)
@@ -69,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         atomic_write_json(folder / "draw.json", {
             "source_seed": draw_seed(params, args.domain, seed),
             "compute/draw_s": round(time.perf_counter() - start, 3)})
-        atomic_write_text(folder / STAMP, current)
+        write_stamp(folder / STAMP, current, folder)
         print(f"draws {args.domain}: seed {seed} drawn", flush=True)
 
 

@@ -5,8 +5,9 @@ One process pays the diffusers / Lightning import once, and ``grid.workers`` for
 train domains at once, one thread each: two one-thread fits keep both cores busy, where one
 two-thread fit ran at most 1.45x faster (the 16x16 image UNet; the sequence UNet not at all). A
 domain whose inputs (its data, embeddings, encoder and judge files, the ``generator`` and
-``patterns`` params, this stage's code) match its stamp is not retrained, so a change to one
-domain retrains that domain's generator only. ``--domain D`` runs one domain of the grid.
+``patterns`` params, this stage's code) and outputs (weights, report, plot) match its stamp is
+not retrained, so a change to one domain retrains that domain's generator only, and a damaged
+output is rebuilt rather than trusted. ``--domain D`` runs one domain of the grid.
 
 Training data: seed (labelled) + pool (label = null token); the condition is (class, cluster),
 with clusters recomputed deterministically by ``benchmark.patterns.discover`` on the pretrained
@@ -23,9 +24,9 @@ swapped in whole), a JSON report (DVC metrics) and a PNG of samples (DVC plot), 
 from __future__ import annotations
 
 import io
-import json
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -34,7 +35,7 @@ from benchmark import patterns as pt
 from benchmark.closure import code_digest
 from benchmark.config import GeneratorParams, Params, as_dict, load_params
 from benchmark.data import DomainData, load_domain, load_learning_data
-from benchmark.io import atomic_write, atomic_write_json, atomic_write_text, replace_dir
+from benchmark.io import atomic_write, atomic_write_json, read_json, replace_dir
 from benchmark.paths import (
     PRETRAINED,
     annotator_dir,
@@ -54,6 +55,7 @@ from benchmark.stages import (
     run,
     run_cells,
     up_to_date,
+    write_stamp,
 )
 
 if TYPE_CHECKING:
@@ -77,9 +79,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     code = code_digest(["benchmark.stages.generator"])
     stamps = {d: stamp(params, d, code) for d in domains}
     todo = [d for d in domains if not up_to_date(generator_dir(d) / STAMP, stamps[d],
-                                                 generator_report(d), generator_plot(d))]
+                                                 *outputs(d))]
     for domain in sorted(set(domains) - set(todo)):
-        print(f"generator {domain}: inputs unchanged since it was trained, kept", flush=True)
+        print(f"generator {domain}: inputs and outputs unchanged since it was trained, kept",
+              flush=True)
     _JOB.update(params=params, stamps=stamps)
     run_cells(train_domain, [(d,) for d in sorted(todo, key=cost, reverse=True)],
               params.grid.workers)
@@ -93,9 +96,14 @@ def stamp(params: Params, domain: str, code: str) -> str:
                    "code": code, "inputs": files_digest([p for p in inputs if p.exists()])})
 
 
+def outputs(domain: str) -> tuple[Path, ...]:
+    """What a domain's generator unit writes: its stamp covers them (a damaged one retrains)."""
+    return generator_dir(domain), generator_report(domain), generator_plot(domain)
+
+
 def cost(domain: str) -> float:
     """Training steps x input size: the longest fit starts first, so the workers end together."""
-    card = json.loads((domain_dir(domain) / "domain.json").read_text())
+    card = read_json(domain_dir(domain) / "domain.json", f"dvc repro prepare@{domain}")
     steps = _JOB["params"].generator.steps.of(card["modality"])
     return float(steps * np.prod(card["input_shape"]))
 
@@ -142,7 +150,7 @@ def train_domain(domain: str) -> None:
     config = {"domain": domain, "profile": params.profile, "generator": as_dict(cfg)}
     track_domain_report(params.tracking, params.grid.experiment, domain, "generator",
                         config, report, generator_plot(domain))
-    atomic_write_text(generator_dir(domain) / STAMP, _JOB["stamps"][domain])
+    write_stamp(generator_dir(domain) / STAMP, _JOB["stamps"][domain], *outputs(domain))
     print(f"generator {domain}: trained ({len(losses)} steps) and measured", flush=True)
 
 

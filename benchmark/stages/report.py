@@ -5,14 +5,13 @@ their label-efficiency curves (``train.curve``), accuracy against cost and the c
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 
 import pandas as pd
 
 from benchmark import report, tuning
 from benchmark.config import Params, load_params
-from benchmark.io import atomic_write_text
+from benchmark.io import atomic_write_text, read_json
 from benchmark.paths import FIGURES, GROUPS, REPORTS, annotator_report, result_dir, rounds_plot
 from benchmark.stages import run
 
@@ -46,7 +45,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     atomic_write_text(REPORTS / "paired.csv", diffs_df.to_csv(index=False))
     atomic_write_text(REPORTS / "cost_saved.csv", saved.to_csv(index=False))
     atomic_write_text(REPORTS / "tuning.csv", tuned.to_csv(index=False))
-    judges = {d: json.loads(annotator_report(d).read_text())["judge"] for d in grid.domains
+    judges = {d: read_json(annotator_report(d), f"dvc repro annotator@{d}")["judge"]
+              for d in grid.domains
               if annotator_report(d).is_file()}
     strongest = baselines if rep.baseline == "strongest" else {}
     atomic_write_text(REPORTS / "summary.md", report.markdown(

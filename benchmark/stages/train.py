@@ -3,8 +3,9 @@ and score it (robustness, fairness, cost, size, compute) into each cell's DVC me
 
 One process per domain pays the Lightning import (~7 s) once, and ``grid.workers`` forked
 workers train cells at once. A cell whose inputs (dataset, construction summary, resolved
-params, code, evaluation splits) match its stamp is not retrained, so a change to one method
-retrains that method's cells only.
+params, code, evaluation splits) and outputs (model, metrics, groups) match its stamp is not
+retrained, so a change to one method retrains that method's cells only, and a damaged or edited
+output is refitted rather than trusted.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 import os
 import shutil
 import time
@@ -28,7 +28,7 @@ from benchmark.config import Params, load_params
 from benchmark.data import DomainData, Split, load_domain, load_split
 from benchmark.evaluate import EVAL_SPLITS
 from benchmark.hardware import require_accelerator
-from benchmark.io import atomic_write_json, atomic_write_text, sweep_temp_files
+from benchmark.io import atomic_write_json, atomic_write_text, read_json, sweep_temp_files
 from benchmark.paths import (
     CONSTRUCTION,
     CURVE,
@@ -50,6 +50,7 @@ from benchmark.stages import (
     run,
     run_cells,
     up_to_date,
+    write_stamp,
 )
 
 _JOB: dict[str, Any] = {}  # what every cell of this stage shares; forked workers inherit it
@@ -94,13 +95,13 @@ def train_cell(method: str, seed: int) -> None:
     params, data, domain = _JOB["params"], _JOB["data"][seed], _JOB["domain"]
     runs, out = run_dir(domain, method, seed), result_dir(domain, method, seed)
     current = stamp(domain, method, seed)
-    if up_to_date(out / STAMP, current, out / METRICS, out / MODEL):
+    if up_to_date(out / STAMP, current, out / METRICS, out / MODEL, out / GROUPS):
         return
     sweep_temp_files(out)
     for stray in out.glob(".ckpt-*"):  # checkpoint folders of a killed fit
         shutil.rmtree(stray, ignore_errors=True)
     dataset = load_split(runs / DATASET)
-    construction = json.loads((runs / CONSTRUCTION).read_text())
+    construction = read_json(runs / CONSTRUCTION, f"dvc repro construct@{domain}")
     name = cell_name(domain, method, seed)
     config = params.cell(domain, method, seed)
     # W&B group and run names carry the experiment: its name, or DVC's for `dvc exp run -n X`
@@ -127,7 +128,7 @@ def train_cell(method: str, seed: int) -> None:
         metrics.update(composition(dataset, data))
         timing = runs / TIMING  # informational, not a dependency: see benchmark/paths.py
         if timing.is_file():
-            metrics.update(json.loads(timing.read_text()))
+            metrics.update(read_json(timing, f"dvc repro construct@{domain}"))
         metrics.update({"compute/train_s": trained - start,
                         "compute/evaluate_s": time.perf_counter() - trained})
         tables: dict[str, list[dict[str, Any]]] = {"groups": groups}
@@ -142,7 +143,7 @@ def train_cell(method: str, seed: int) -> None:
         atomic_write_json(out / METRICS, {k: round(v, 6) for k, v in sorted(metrics.items())})
         atomic_write_text(out / GROUPS, to_csv(groups))
         tracker.log_summary(metrics, tables)
-    atomic_write_text(out / STAMP, current)
+    write_stamp(out / STAMP, current, out / METRICS, out / MODEL, out / GROUPS)
 
 
 CURVE_METRICS = ("test_id/acc", "test_shift/acc", "test_shift/acc_wg")
