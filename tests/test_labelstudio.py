@@ -398,3 +398,28 @@ def test_answers_outlive_every_change_of_the_run(tmp_path: Path, capsys) -> None
     assert ledger.lookup()[("pool:0", "label")].label == 2  # the run keeps what it paid for
     ledger, answers = ask("fp4")
     assert {a.item: a.label for a in answers}["pool:0"] == 0
+
+
+@pytest.mark.parametrize(("task", "message"), [
+    ("pool:0", r"task #1 is a str, expected an object"),
+    ({"id": 4, "data": ["pool:0"]}, r"task 4: data is a list, expected an object"),
+    ({"id": 4, "data": {"item": "pool:0", "action": "label"}, "annotations": "c1"},
+     r"task 4: annotations must be a list of objects, got str"),
+    ({"id": 4, "data": {"item": "pool:0", "action": "label"}, "annotations": [
+        {"id": 1, "updated_at": "2026-01-01T10:00:00Z", "result": [choice_result("c0")]},
+        {"id": 2, "updated_at": 1767261600, "result": [choice_result("c1")]}]},
+     r"task 4: annotation 2: updated_at must be a timestamp string"),
+    ({"id": 4, "data": {"item": "pool:0", "action": "label"}, "annotations": [{"result": [
+        {**choice_result("c0"), "value": ["c0"]}]}]}, r"task 4: value must be an object"),
+    ({"id": 4, "data": {"item": "pool:0", "action": "label"}, "annotations": [{"result": [
+        {**choice_result("c0"), "value": {"choices": ["c0", "c1"]}}]}]},
+     r"task 4: 2 choices \['c0', 'c1'\] on a single-choice question"),
+])
+def test_malformed_exports_name_the_task(tmp_path: Path, task: object, message: str) -> None:
+    queue_path = make_queue(tmp_path / "q.npz", "tabular")
+    export_path = tmp_path / "export.json"
+    export_path.write_text(json.dumps([task]))
+    ledger = Ledger(tmp_path / "ledger.jsonl", "fp")
+    with pytest.raises(AnswerError, match=re.escape(f"{export_path}: ") + message):
+        import_answers(export_path, queue_path, ledger, COSTS)
+    assert ledger.entries == []

@@ -263,9 +263,14 @@ def from_export(export_json: list[dict[str, Any]] | str | Path, queue: Queue,
         raise AnswerError(f"no cost given for actions {sorted(missing)}")
     index = {r.key: i for i, r in enumerate(queue.requests)}
     answers: dict[tuple[str, str], tuple[Any, Annotation]] = {}
-    for task in tasks:
-        where = f"{name}: task {task.get('id')}"
+    for number, task in enumerate(tasks, start=1):
+        if not isinstance(task, dict):
+            raise AnswerError(f"{name}: task #{number} is a {type(task).__name__}, expected an "
+                              "object (Label Studio's JSON export)")
+        where = f"{name}: task {task.get('id', f'#{number}')}"
         data = task.get("data") or {}
+        if not isinstance(data, dict):
+            raise AnswerError(f"{where}: data is a {type(data).__name__}, expected an object")
         key = (str(data.get("item")), str(data.get("action")))
         if key not in index:
             raise AnswerError(f"{where}: item {key[0]!r} with action {key[1]!r} is not a request "
@@ -273,7 +278,7 @@ def from_export(export_json: list[dict[str, Any]] | str | Path, queue: Queue,
         if str(data.get("round", queue.round)) != str(queue.round):
             raise AnswerError(f"{where}: a task of round {data['round']}, but queue {queue.path} "
                               f"is round {queue.round}; expected the export of its own project")
-        choice = _latest_choice(task)
+        choice = _latest_choice(task, where)
         if choice is None:
             continue
         if key in answers:
@@ -296,16 +301,40 @@ def _load_export(export_json: list[dict[str, Any]] | str | Path) -> tuple[str, l
     return str(export_json), tasks
 
 
-def _latest_choice(task: Mapping[str, Any]) -> str | None:
-    """The choice of the task's latest non-cancelled annotation, or None if nobody answered."""
-    done = [a for a in task.get("annotations") or [] if not a.get("was_cancelled")]
+def _latest_choice(task: Mapping[str, Any], where: str) -> str | None:
+    """The choice of the task's latest non-cancelled annotation, or None if nobody answered;
+    anything that is not Label Studio's shape is refused naming the task.
+    """
+    annotations = task.get("annotations") or []
+    if not isinstance(annotations, list) or not all(isinstance(a, dict) for a in annotations):
+        raise AnswerError(f"{where}: annotations must be a list of objects, got "
+                          f"{type(annotations).__name__}")
+    done = [a for a in annotations if not a.get("was_cancelled")]
     if not done:
         return None
-    latest = max(done, key=lambda a: (a.get("updated_at") or a.get("created_at") or "",
-                                      a.get("id") or 0))
-    for result in latest.get("result") or []:
-        if result.get("from_name") == CONTROL and result.get("type") == "choices":
-            choices = result.get("value", {}).get("choices") or []
+
+    def when(a: Mapping[str, Any]) -> tuple[str, int]:
+        stamp, number = a.get("updated_at") or a.get("created_at") or "", a.get("id") or 0
+        if not isinstance(stamp, str) or not isinstance(number, int):
+            raise AnswerError(f"{where}: annotation {a.get('id')!r}: updated_at must be a "
+                              f"timestamp string and id an integer, got {stamp!r}, {number!r}")
+        return stamp, number
+
+    latest = max(done, key=when)
+    results = latest.get("result") or []
+    if not isinstance(results, list):
+        raise AnswerError(f"{where}: result must be a list, got {type(results).__name__}")
+    for result in results:
+        if isinstance(result, dict) and result.get("from_name") == CONTROL and result.get(
+                "type") == "choices":
+            value = result.get("value")
+            choices = value.get("choices") if isinstance(value, dict) else None
+            if not isinstance(choices, list):
+                raise AnswerError(f"{where}: value must be an object with a list of choices, "
+                                  f"got {value!r}")
+            if len(choices) > 1:
+                raise AnswerError(f"{where}: {len(choices)} choices {choices} on a single-choice "
+                                  "question; keep one in Label Studio and export again")
             return str(choices[0]) if choices else None
     return None
 
