@@ -9,7 +9,8 @@ import os
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Callable, Mapping
+import zlib
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -34,6 +35,44 @@ def read_json(path: str | Path, rebuild: str = "") -> Any:
         raise DataFormatError(f"{path}: not valid JSON ({err}){hint}") from None
     except OSError as err:
         raise DataFormatError(f"{path}: cannot be read ({err.strerror}){hint}") from None
+
+
+def read_npz(path: str | Path, keys: Sequence[str] | None = None,
+             rebuild: str = "") -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` file (``keys`` only, each required), no pickles; any failure
+    names the file (and ``rebuild``, the command that writes it again) in one line.
+    """
+    path = Path(path)
+    hint = f"; rebuild it with `{rebuild}`" if rebuild else ""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            missing = [k for k in keys or () if k not in npz.files]
+            if missing:
+                raise DataFormatError(f"{path}: array {missing[0]!r} missing (has "
+                                      f"{sorted(npz.files)}){hint}")
+            return {k: npz[k] for k in (keys if keys is not None else npz.files)}
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: not found{hint}") from None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, TypeError
+            ) as err:  # TypeError: a plain .npy array, not an archive
+        if isinstance(err, DataFormatError):
+            raise
+        raise DataFormatError(f"{path}: not a readable .npz archive ({err}){hint}") from None
+
+
+def read_weights(path: str | Path, rebuild: str = "") -> dict[str, Any]:
+    """A torch ``state_dict`` (tensors only: ``weights_only``); a damaged file names itself."""
+    import torch
+
+    path = Path(path)
+    hint = f"; rebuild it with `{rebuild}`" if rebuild else ""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: not found{hint}") from None
+    except Exception as err:  # torch raises many kinds (pickle, zip, runtime) for one cause
+        raise DataFormatError(f"{path}: not readable torch weights ({type(err).__name__})"
+                              f"{hint}") from None
 
 
 def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:

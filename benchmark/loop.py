@@ -34,6 +34,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import sys
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -47,7 +48,7 @@ from benchmark.annotation import Annotation, Request, SimulatedAnnotator
 from benchmark.annotation.ledger import Ledger, content_digest, worst_price
 from benchmark.config import ConstructParams, StopParams
 from benchmark.data import Split, concat_splits
-from benchmark.io import atomic_write_npz
+from benchmark.io import DataFormatError, atomic_write_npz, read_npz
 from benchmark.items import RunItems, own_copy
 from benchmark.method import (
     UNKNOWN_GROUP,
@@ -537,12 +538,17 @@ def load_state(path: str | Path, fingerprint: str) -> Construction | None:
     path = Path(path)
     if not path.is_file():
         return None
-    with np.load(path, allow_pickle=False) as npz:
+    try:
+        npz = read_npz(path)
         header = json.loads(str(npz["header"]))
         if header["fingerprint"] != fingerprint:
             return None
-        meta = {k[5:]: npz[k] for k in npz.files if k.startswith("meta.")}
+        meta = {k[5:]: npz[k] for k in npz if k.startswith("meta.")}
         dataset = Split(npz["x"], npz["y"], npz["group"], meta)
-        z = npz["synthetic_z"] if "synthetic_z" in npz.files else None
-    return Construction(dataset, header["rounds"], header["stop_reason"], header["pseudo"],
-                        header["cost"], z)
+        return Construction(dataset, header["rounds"], header["stop_reason"], header["pseudo"],
+                            header["cost"], npz.get("synthetic_z"))
+    except (DataFormatError, KeyError, TypeError, ValueError) as err:
+        # a cache of the ledger, never the answers themselves: rebuilt from the ledger
+        print(f"warning: {path}: unreadable resume state ({err!r}); rebuilding the run from "
+              "its ledger (no answer is lost or bought again)", file=sys.stderr, flush=True)
+        return None

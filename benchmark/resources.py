@@ -17,6 +17,7 @@ import numpy as np
 
 from benchmark import patterns as pt
 from benchmark.config import GeneratorParams, PatternsParams
+from benchmark.io import read_npz
 
 
 class Resources:
@@ -37,8 +38,7 @@ class Resources:
         """Pretrained-encoder embeddings of every split of the domain's own draw (the
         ``pretrain`` stage's cache): what the clusters were found in, and ``reference``.
         """
-        with np.load(self.paths["embeddings"], allow_pickle=False) as npz:
-            return {k: npz[k] for k in npz.files}
+        return read_npz(self.paths["embeddings"], rebuild="dvc repro pretrain")
 
     @cached_property
     def embeddings(self) -> dict[str, np.ndarray]:
@@ -47,8 +47,7 @@ class Resources:
         """
         if self.draw is None:
             return self.upstream_embeddings
-        with np.load(self.draw, allow_pickle=False) as npz:
-            return {**self.upstream_embeddings, **{k: npz[k] for k in npz.files}}
+        return {**self.upstream_embeddings, **read_npz(self.draw, rebuild="dvc repro draws")}
 
     @cached_property
     def encoder(self) -> Any:

@@ -67,3 +67,29 @@ def test_atomic_writes_are_readable_by_others_and_strays_are_swept(tmp_path) -> 
         (tmp_path / f".{name}.x1.tmp").write_bytes(b"half")
     assert sweep_temp_files(tmp_path, "random-seed0.csv") == 1
     assert (tmp_path / ".adaptive-seed0.csv.x1.tmp").is_file()
+
+
+@pytest.mark.parametrize("content", [b"", b"garbage", b"PK\x03\x04 truncated zip"])
+def test_every_reader_names_a_damaged_file_and_its_rebuild(tmp_path, content) -> None:
+    from benchmark.io import read_json, read_npz, read_weights
+
+    path = tmp_path / "out.bin"
+    path.write_bytes(content)
+    for read in (read_json, read_npz, read_weights):
+        with pytest.raises(DataFormatError, match=r"out\.bin: .*; rebuild it with `dvc repro x`"):
+            read(path, rebuild="dvc repro x")
+    with pytest.raises(FileNotFoundError, match=r"gone\.npz: not found; rebuild it with"):
+        read_npz(tmp_path / "gone.npz", rebuild="dvc repro x")
+    np.savez(tmp_path / "a.npz", seed=np.zeros(2))
+    with pytest.raises(DataFormatError, match=r"a\.npz: array 'pool' missing \(has \['seed'\]\)"):
+        read_npz(tmp_path / "a.npz", ["seed", "pool"])
+    assert read_npz(tmp_path / "a.npz", ["seed"])["seed"].shape == (2,)
+
+
+def test_a_damaged_resume_state_is_rebuilt_from_the_ledger(tmp_path, capsys) -> None:
+    from benchmark.loop import load_state
+
+    path = tmp_path / "state.npz"
+    path.write_bytes(b"garbage")
+    assert load_state(path, "fp") is None
+    assert "state.npz: unreadable resume state" in capsys.readouterr().err

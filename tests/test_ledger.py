@@ -135,3 +135,21 @@ def test_answer_store_cuts_a_torn_write_and_refuses_damage(tmp_path) -> None:
     store.path.write_text("garbage\n" + store.path.read_text())
     with pytest.raises(LedgerError, match=r"d\.jsonl: line 1 is not an answer record"):
         store.answers()
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    ({"label": 99}, r"line 2: label 99, expected -1 or a class index below 3"),
+    ({"cost": -5.0}, r"line 2: cost -5.0, expected a non-negative number"),
+    ({"cost": float("nan")}, r"line 2: cost nan, expected a non-negative number"),
+    ({"action": "guess"}, r"line 2: action 'guess', expected one of"),
+])
+def test_a_record_that_is_no_answer_is_damage(tmp_path, edit, message) -> None:
+    path = tmp_path / "ledger.jsonl"
+    Ledger(path, "fp", 3).append([_a("pool:1"), _a("pool:2")])
+    lines = path.read_text().splitlines()
+    lines[1] = json.dumps({**json.loads(lines[1]), **edit})
+    path.write_text("\n".join(lines) + "\n")
+    before = path.read_bytes()
+    with pytest.raises(LedgerError, match=r"ledger\.jsonl: " + message):
+        Ledger(path, "fp", 3)
+    assert path.read_bytes() == before  # nothing cut, nothing moved aside

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmark.io import atomic_write, atomic_write_json, read_json
+from benchmark.io import atomic_write, atomic_write_json, read_json, read_weights
 from benchmark.networks import build_backbone
 
 WEIGHTS, CARD = "judge.pt", "judge.json"
@@ -73,5 +73,5 @@ def load(folder: str | Path, embed: Callable[[np.ndarray], np.ndarray],
     card = read_json(folder / CARD, "dvc repro annotator@<domain>")
     net = build_backbone(card["modality"], tuple(card["input_shape"]), card["n_classes"],
                          card["width"])
-    net.load_state_dict(torch.load(folder / WEIGHTS, map_location="cpu", weights_only=True))
+    net.load_state_dict(read_weights(folder / WEIGHTS, "dvc repro annotator"))
     return Judge(net.eval(), card, embed, z_reference)

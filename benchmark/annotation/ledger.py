@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
@@ -115,9 +116,10 @@ _FIELDS = {f.name for f in fields(Annotation)}
 class Ledger:
     """Append-only JSONL record of every human answer of one run, keyed by (item, action)."""
 
-    def __init__(self, path: str | Path, fingerprint: str) -> None:
+    def __init__(self, path: str | Path, fingerprint: str, n_classes: int | None = None) -> None:
         self.path = Path(path)
         self.fingerprint = fingerprint
+        self.n_classes = n_classes  # known: a recorded label outside 0 .. n_classes - 1 is damage
         self.entries: list[Annotation] = []
         self._open()
 
@@ -156,13 +158,38 @@ class Ledger:
                 raise LedgerError(f"{self.path}: line {bad} is unreadable but later lines are "
                                   "not; the ledger was damaged, not cut short by a crash. "
                                   "Repair it or move it aside before rerunning.")
-            self.entries.append(Annotation(**record))
+            self.entries.append(self._checked(record, number))
             keep = offset
         if keep != len(data):  # a torn last write (or unreadable records only at the end)
             with self.path.open("r+b") as fh:
                 fh.truncate(keep)
                 fh.flush()
                 os.fsync(fh.fileno())
+
+    def _checked(self, record: dict, number: int) -> Annotation:
+        """A complete record whose values are not an answer is damage, not a torn write."""
+        try:
+            answer = Annotation(**record)
+        except TypeError as err:
+            raise LedgerError(f"{self.path}: line {number}: {err}") from None
+        top = self.n_classes if self.n_classes is not None else math.inf
+        problems = [
+            (answer.action in ACTIONS, f"action {answer.action!r}, expected one of {ACTIONS}"),
+            (answer.outcome in OUTCOMES, f"outcome {answer.outcome!r}, expected one of "
+                                         f"{OUTCOMES}"),
+            (isinstance(answer.label, int) and (answer.label == NO_LABEL
+                                                or 0 <= answer.label < top),
+             f"label {answer.label!r}, expected -1 or a class index below {top}"),
+            (isinstance(answer.cost, int | float) and math.isfinite(answer.cost)
+             and answer.cost >= 0, f"cost {answer.cost!r}, expected a non-negative number"),
+            (isinstance(answer.round, int) and answer.round >= 0,
+             f"round {answer.round!r}, expected a non-negative integer"),
+        ]
+        for ok, what in problems:
+            if not ok:
+                raise LedgerError(f"{self.path}: line {number}: {what}; the ledger was edited "
+                                  "or damaged. Repair it or move it aside before rerunning.")
+        return answer
 
     def _write_line(self, record: dict) -> None:
         with self.path.open("ab") as fh:

@@ -22,7 +22,7 @@ import numpy as np
 from benchmark.config import Params, load_params
 from benchmark.data import DomainData, load_domain
 from benchmark.hardware import require_accelerator
-from benchmark.io import atomic_write_json
+from benchmark.io import atomic_write_json, read_npz
 from benchmark.paths import (
     PRETRAINED,
     annotator_dir,
@@ -72,8 +72,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     params = load_params()
     require_accelerator(params.train.accelerator, params.train.devices, "train")  # before writes
     data = load_domain(domain_dir(args.domain), splits=SPLITS)
-    with np.load(embeddings_file(args.domain, PRETRAINED), allow_pickle=False) as npz:
-        z = {s: npz[s] for s in SPLITS}
+    z = read_npz(embeddings_file(args.domain, PRETRAINED), SPLITS,
+                 f"dvc repro pretrain@{args.domain}")
     import benchmark.annotation.judge  # noqa: F401  (torch, Lightning: imports, not compute)
     import benchmark.downstream  # noqa: F401
 

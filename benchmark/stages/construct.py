@@ -156,7 +156,7 @@ def construct_cell(method_name: str, seed: int) -> str | None:
     plot = rounds_plot(domain, method_name, seed)  # in a folder the domain's cells share
     sweep_temp_files(plot.parent, plot.name)
     ledger = Ledger(out / LEDGER, fingerprint(params, _JOB["shared"][seed], domain, method_name,
-                                              seed, _JOB["code"][method_name]))
+                                              seed, _JOB["code"][method_name]), data.n_classes)
     res = resources(params, data, domain, seed)
     pool = data["pool"]
     costs = asdict(params.annotator.costs)

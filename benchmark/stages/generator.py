@@ -35,7 +35,7 @@ from benchmark import patterns as pt
 from benchmark.closure import code_digest
 from benchmark.config import GeneratorParams, Params, as_dict, load_params
 from benchmark.data import DomainData, load_domain, load_learning_data
-from benchmark.io import atomic_write, atomic_write_json, read_json, replace_dir
+from benchmark.io import atomic_write, atomic_write_json, read_json, read_npz, replace_dir
 from benchmark.paths import (
     PRETRAINED,
     annotator_dir,
@@ -118,8 +118,7 @@ def train_domain(domain: str) -> None:
     (generator_dir(domain) / STAMP).unlink(missing_ok=True)  # a kill from here on retrains
     start = time.perf_counter()
     data = load_domain(domain_dir(domain), splits=_SPLITS)
-    with np.load(embeddings_file(domain, PRETRAINED), allow_pickle=False) as npz:
-        z = {s: npz[s] for s in _SPLITS}
+    z = read_npz(embeddings_file(domain, PRETRAINED), _SPLITS, f"dvc repro pretrain@{domain}")
     found = pt.discover_with(params.patterns, z["seed"], z["pool"])
     learn = load_learning_data(domain_dir(domain))
     embed = embedder(domain, data)

@@ -28,7 +28,7 @@ import numpy as np
 from benchmark import patterns as pt
 from benchmark.config import PARAMS_FILE, ConfigError, PatternsParams, as_dict, load_params
 from benchmark.data import DomainData, load_domain
-from benchmark.io import atomic_write, atomic_write_json
+from benchmark.io import atomic_write, atomic_write_json, read_npz
 from benchmark.paths import (
     PRETRAINED,
     RANDOM_INIT,
@@ -94,8 +94,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def _embeddings(domain: str, encoder: str) -> dict[str, np.ndarray]:
-    with np.load(embeddings_file(domain, encoder), allow_pickle=False) as npz:
-        return {s: npz[s] for s in _SPLITS}
+    return read_npz(embeddings_file(domain, encoder), _SPLITS, f"dvc repro pretrain@{domain}")
 
 
 def _has_truth(data: DomainData) -> bool:
