@@ -202,7 +202,7 @@ def test_cli_round_trip_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture
     assert len(list((tmp_path / "media").glob("*.png"))) == len(ROUND)
     (tmp_path / "export.json").write_text(json.dumps(ls_export(tasks, {
         r[0].item: r[2] for r in ROUND})))
-    Ledger(tmp_path / "ledger.jsonl", "fp")
+    Ledger(tmp_path / "ledger.jsonl", "fp").start()
     params = tmp_path / "params.yaml"  # the run's prices, never the command line's
     params.write_text((REPO / "params.yaml").read_text().replace(
         "costs: {label: 1.0, verify: 0.4, reject: 0.2}",

@@ -64,7 +64,11 @@ def test_other_fingerprint_moves_old_ledger_aside(tmp_path) -> None:
     fresh = Ledger(path, "new")
     assert fresh.entries == []
     stale = tmp_path / "ledger.jsonl.stale"
-    assert "pool:1" in stale.read_text()
+    assert not stale.exists() and "pool:1" in path.read_text()  # nothing recorded yet
+    fresh.append([_a("pool:2")])
+    assert "pool:1" in stale.read_text() and "pool:1" not in path.read_text()
+    Ledger(path, "newer").start()  # a run that buys nothing owns its ledger when done
+    assert "pool:2" in (tmp_path / "ledger.jsonl.stale.1").read_text()
 
 
 def _review(annotator, requests, round_=1, synthetic=None):

@@ -53,6 +53,7 @@ class HumanAnnotator:
         known = self.ledger.lookup()
         missing = [i for i in missing if requests[i].key not in known]
         if missing:
+            self.ledger.start()  # the answers will be imported into this run's ledger
             write_queue(self.queue, [requests[i] for i in missing], x[missing],
                         np.asarray(synthetic)[missing], round_, self.ledger.fingerprint,
                         self.modality, self.class_names,

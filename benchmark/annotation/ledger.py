@@ -4,7 +4,7 @@ The first line is a header holding a fingerprint of everything the answers depen
 method and its code, budget, seed). A ledger with the same fingerprint is resumed, so a killed
 run never pays for an answer twice or loses one; a ledger with another fingerprint belongs to
 an outdated run and is moved aside (never deleted nor overwritten: ``ledger.jsonl.stale``, then
-``.stale.1``, ``.stale.2``, ...) before a fresh one starts.
+``.stale.1``, ``.stale.2``, ...) when the new run records its first answer, or completes.
 
 A record is complete only when its newline is on disk: a crash mid-write leaves at most one
 unterminated tail, which resuming cuts back to the last newline. A record that cannot be read
@@ -125,13 +125,24 @@ class Ledger:
 
     def _open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._started = False
         if self.path.exists():
             data = self.path.read_bytes()
             header = _parse(data.split(b"\n", 1)[0]) if b"\n" in data else None
             if header is not None and header.get("fingerprint") == self.fingerprint:
                 self._resume(data)
+                self._started = True
                 return
+        # an outdated ledger stays in place until this run records something (start): a run
+        # that fails first (a damaged upstream file, say) moves nothing aside
+
+    def start(self) -> None:
+        """Make the file this run's ledger: an outdated one is moved aside, a header written."""
+        if self._started:
+            return
+        if self.path.exists():
             self.path.replace(self._aside())
+        self._started = True
         self._write_line({"ledger": 2, "fingerprint": self.fingerprint})
 
     def _aside(self) -> Path:
@@ -199,6 +210,7 @@ class Ledger:
 
     def append(self, annotations: Iterable[Annotation]) -> None:
         for annotation in annotations:
+            self.start()
             self._write_line(asdict(annotation))
             self.entries.append(annotation)
 

@@ -176,6 +176,7 @@ def construct_cell(method_name: str, seed: int) -> str | None:
                            params.patterns.rare_ratio)
     except AwaitingAnswers as waiting:
         return str(waiting)
+    ledger.start()  # a run that bought nothing still owns its ledger
     save_split(result.dataset, out / DATASET)
     atomic_write_json(out / CONSTRUCTION, summary(result, ledger, params.construct.budget))
     atomic_write_text(plot, rounds_csv(result.rounds))
