@@ -206,6 +206,12 @@ def markdown(summary: pd.DataFrame, diffs: pd.DataFrame, confidence: float,
             lines.append(f"\n**Overspent:** `{row.method}`'s ledgers record {row.mean:.2f} cost "
                          "units beyond its budget on average (answers imported at other prices "
                          "or an edited ledger): its row is not an equal-budget comparison.")
+        for row in part[(part.metric == "test_id/majority_share")
+                        & (part["mean"] > 0.999)].itertuples():
+            lines.append(f"\n**One class:** `{row.method}` predicts a single class for every "
+                         "test_id item (in every seed): its accuracy is that class's share, not "
+                         "something it learnt; at this scale (e.g. the smoke profile) the "
+                         "comparison says nothing about the methods.")
         for row in part[part.metric.str.startswith("postprocess/")].itertuples():
             post, _, why = row.metric.split("/")[1].rpartition("_")
             lines.append(f"\n`{row.method}` reports no scores here: {post} "

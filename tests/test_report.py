@@ -102,6 +102,22 @@ def test_an_underspent_method_is_flagged() -> None:
     assert "`random` left" not in text
 
 
+def test_a_model_that_predicts_one_class_is_flagged() -> None:
+    cells = _cells().assign(**{"test_id/majority_share": 0.8})
+    cells.loc[cells.method == "random", "test_id/majority_share"] = 1.0
+    text = report.markdown(report.summarise(cells, 0.95), pd.DataFrame(), 0.95, "exp")
+    assert "**One class:** `random` predicts a single class" in text
+    assert "`adaptive` predicts" not in text
+
+
+def test_majority_share_is_the_top_class_share() -> None:
+    from benchmark.metrics import evaluate_split
+
+    y = np.array([0, 1, 2, 1])
+    assert evaluate_split("s", y, np.array([1, 1, 1, 1]), np.zeros(4), 3)["s/majority_share"] == 1
+    assert evaluate_split("s", y, y, np.zeros(4), 3)["s/majority_share"] == 0.5
+
+
 def test_a_domain_note_goes_under_its_heading_only() -> None:
     cells = pd.concat([_cells(), _cells().assign(domain="e")], ignore_index=True)
     text = report.markdown(report.summarise(cells, 0.95), pd.DataFrame(), 0.95, "exp",

@@ -12,7 +12,7 @@ import numpy as np
 from fairlearn.metrics import MetricFrame, count
 from sklearn.metrics import accuracy_score
 
-from benchmark.metrics.classification import accuracy, f1_macro
+from benchmark.metrics.classification import accuracy, f1_macro, majority_share
 from benchmark.metrics.fairness import (
     accuracy_gap,
     demographic_parity,
@@ -31,6 +31,7 @@ METRICS.register("acc_wg")(worst_group_accuracy)
 METRICS.register("acc_gap")(accuracy_gap)
 METRICS.register("dpd")(demographic_parity)
 METRICS.register("eod")(equalized_odds)
+METRICS.register("majority_share")(majority_share)
 
 
 def _as_arrays(

@@ -43,3 +43,12 @@ def f1_macro(y_true: np.ndarray, y_pred: np.ndarray, group: np.ndarray, n_classe
         _tensor(y_pred), _tensor(y_true), n_classes, average="none", zero_division=0
     )
     return float(per_class.mean())
+
+
+def majority_share(y_true: np.ndarray, y_pred: np.ndarray, group: np.ndarray,
+                   n_classes: int) -> float:
+    """Share of predictions in the most predicted class: 1.0 is a model that says one class
+    whatever it sees (the report warns: its accuracy is the class prior, not learning).
+    """
+    return float(np.bincount(np.asarray(y_pred, np.int64), minlength=n_classes).max()
+                 / max(len(y_pred), 1))
