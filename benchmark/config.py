@@ -582,30 +582,25 @@ def _check_type(value: Any, hint: Any, key: str) -> Any:
                 continue
         raise ConfigError(f"{key}: got {value!r}, expected {_name(hint)}")
     if origin in (list, Sequence):
-        _expect(isinstance(value, list), key, value, _name(hint))
+        _require(isinstance(value, list), key, value, _name(hint))
         (item,) = get_args(hint)
         return [_check_type(v, item, f"{key}[{i}]") for i, v in enumerate(value)]
     if origin is dict:
-        _expect(isinstance(value, dict), key, value, "a mapping")
+        _require(isinstance(value, dict), key, value, "a mapping")
         _, item = get_args(hint)
         return {k: _check_type(v, item, f"{key}.{k}") for k, v in value.items()}
     if hint is Any:
         return value
     if hint is type(None):
-        _expect(value is None, key, value, "null")
+        _require(value is None, key, value, "null")
         return None
     if hint is float:
-        _expect(isinstance(value, (int, float)) and not isinstance(value, bool), key, value,
+        _require(isinstance(value, (int, float)) and not isinstance(value, bool), key, value,
                 "a number")
         return float(value)
-    _expect(isinstance(value, hint) and not (hint is int and isinstance(value, bool)), key,
+    _require(isinstance(value, hint) and not (hint is int and isinstance(value, bool)), key,
             value, _name(hint))
     return value
-
-
-def _expect(ok: bool, key: str, value: Any, expected: str) -> None:
-    if not ok:
-        raise ConfigError(f"{key}: got {value!r}, expected {expected}")
 
 
 def _name(hint: Any) -> str:
@@ -614,7 +609,7 @@ def _name(hint: Any) -> str:
 
 def _build(cls: Any, data: Any, key: str) -> Any:
     """Build dataclass ``cls`` from mapping ``data``: no unknown keys, no missing ones."""
-    _expect(isinstance(data, Mapping), key, data, f"a mapping for {cls.__name__}")
+    _require(isinstance(data, Mapping), key, data, f"a mapping for {cls.__name__}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))

@@ -36,6 +36,12 @@ class Registry(Generic[T]):
             existing = self._items.get(name)
             if existing is not None and existing is not obj:
                 raise ValueError(f"{self.kind} {name!r} is already registered as {existing!r}")
+            if isinstance(obj, type):  # a class knows its name: the registered one, only
+                own = obj.__dict__.get("name")
+                if own is not None and own != name:
+                    raise ValueError(f"{self.kind} {obj.__name__} is registered as {name!r} "
+                                     f"but says name = {own!r}; one name, please")
+                obj.name = name  # type: ignore[attr-defined]
             self._items[name] = obj
             return obj
 

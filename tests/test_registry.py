@@ -37,3 +37,18 @@ def test_module_is_read_from_entry_points_without_importing() -> None:
     assert DOMAINS.module("hopper") == "domains.robotics"
     assert METHODS.module("adaptive") == "benchmark.adaptive"
     assert DOMAINS.module("ham10000") is None
+
+
+def test_a_class_has_one_name() -> None:
+    registry: Registry[type] = Registry("thing")
+
+    class Good:
+        pass
+
+    class Bad:
+        name = "other"
+
+    assert registry.register("good")(Good).name == "good"  # set from the registered name
+    with pytest.raises(ValueError, match=r"thing Bad is registered as 'bad' but says "
+                                         r"name = 'other'"):
+        registry.register("bad")(Bad)
