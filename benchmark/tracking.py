@@ -1,10 +1,12 @@
-"""Weights & Biases tracking, offline by default: one run per (domain, method, seed).
+"""Weights & Biases tracking, offline by default: one run per (domain, method, seed) and
+configuration.
 
 Tracking is best-effort on top of the local metrics files: a W&B failure is reported as a
 warning and never loses or blocks a result. The run id joins the cell name and a hash of the
-cell's resolved params, so a rerun with the same params replaces its earlier offline run (only
-the run behind the current results is kept for ``wandb sync``) while a changed configuration
-becomes a new, comparable run.
+cell's resolved params, so a rerun with the same params replaces its own earlier offline run
+(a killed or repeated run leaves one folder), while a changed configuration (another profile,
+option or code) becomes a new run beside the earlier ones, which are kept for ``wandb sync`` and
+comparison. Runs are grouped by experiment and profile (``main-quick``, ``cost_analysis-smoke``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,13 @@ from types import TracebackType
 from typing import Any
 
 from benchmark.paths import WANDB_DIR
+
+
+def group_of(experiment: str, profile: str) -> str:
+    """The W&B group of a run: its experiment (DVC's name for ``dvc exp run -n X``) and
+    profile, so the UI keeps smoke, quick and paper runs of one experiment apart.
+    """
+    return f"{os.environ.get('DVC_EXP_NAME') or experiment}-{profile}"
 
 
 class Tracker:
@@ -113,11 +122,10 @@ class Tracker:
             if exc is None and self.mode == "offline":  # only a finished run replaces the old
                 # offline folders are named by run id (``<cell>--<config digest>``), not by
                 # the display name, which may carry the experiment (``main/<cell>``)
-                cell = self.run_id.rsplit("--", 1)[0]
-                _drop_superseded_runs(Path(WANDB_DIR) / "wandb", cell, keep=run_dir)
+                _drop_repeated_runs(Path(WANDB_DIR) / "wandb", self.run_id, keep=run_dir)
 
 
-def track_domain_report(tracking: Any, experiment: str, domain: str, job: str,
+def track_domain_report(tracking: Any, experiment: str, profile: str, domain: str, job: str,
                         config: Mapping[str, Any], scores: Mapping[str, Any], image: str | Path,
                         tables: Mapping[str, Sequence[Mapping[str, Any]]] | None = None) -> None:
     """One W&B run ``<domain>-<job>`` for a per-domain report: numeric scores (nested keys
@@ -128,9 +136,10 @@ def track_domain_report(tracking: Any, experiment: str, domain: str, job: str,
 
     name = f"{domain}-{job}"
     digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
-    with Tracker(tracking.project, tracking.mode, experiment, name, f"{name}--{digest[:8]}",
-                 config, job_type=job, entity=tracking.entity, tags=[domain, job],
-                 lightning=False) as tracker:
+    group = group_of(experiment, profile)
+    with Tracker(tracking.project, tracking.mode, group, f"{group}/{name}",
+                 f"{name}--{digest[:8]}", config, job_type=job, entity=tracking.entity,
+                 tags=[domain, job, profile], lightning=False) as tracker:
         tracker.log_summary(flatten_numbers(scores), tables or {})
         tracker.log_image(f"{job}/chart", image)
 
@@ -147,10 +156,10 @@ def flatten_numbers(tree: Mapping[str, Any], prefix: str = "") -> dict[str, floa
     return flat
 
 
-def _drop_superseded_runs(folder: Path, name: str, keep: str) -> None:
-    """Remove earlier offline runs of the same cell once a new one finished: their results
-    have been replaced (a failed run leaves the previous one, whose results are on disk).
+def _drop_repeated_runs(folder: Path, run_id: str, keep: str) -> None:
+    """Remove earlier offline folders of the same run (same cell and configuration: a killed
+    or repeated run) once it finished; runs of other configurations stay.
     """
-    for old in folder.glob(f"offline-run-*-{name}--*"):
+    for old in folder.glob(f"offline-run-*-{run_id}"):
         if old.name != keep:
             shutil.rmtree(old, ignore_errors=True)

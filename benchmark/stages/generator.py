@@ -147,8 +147,8 @@ def train_domain(domain: str) -> None:
     from benchmark.tracking import track_domain_report
 
     config = {"domain": domain, "profile": params.profile, "generator": as_dict(cfg)}
-    track_domain_report(params.tracking, params.grid.experiment, domain, "generator",
-                        config, report, generator_plot(domain))
+    track_domain_report(params.tracking, params.grid.experiment, params.profile, domain,
+                        "generator", config, report, generator_plot(domain))
     write_stamp(generator_dir(domain) / STAMP, _JOB["stamps"][domain], *outputs(domain))
     print(f"generator {domain}: trained ({len(losses)} steps) and measured", flush=True)
 

@@ -281,7 +281,8 @@ def _track(params: Any, domain: str, report: dict[str, Any]) -> None:
     config = {"domain": domain, "profile": params.profile, "patterns": as_dict(params.patterns),
               "pretrain": as_dict(params.pretrain)}
     clean = _clean(report)
-    track_domain_report(params.tracking, params.grid.experiment, domain, "patterns", config,
+    track_domain_report(params.tracking, params.grid.experiment, params.profile, domain,
+                        "patterns", config,
                         {**clean["scores"], "ceiling": clean["ceiling"]}, pattern_map(domain),
                         {"clusters": clean["clusters"]})
 

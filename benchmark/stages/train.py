@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import os
 import shutil
 import time
 from collections.abc import Sequence
@@ -90,7 +89,7 @@ def train_cell(method: str, seed: int) -> None:
     """Fit and score one cell unless its stamp says its inputs have not changed."""
     from benchmark import downstream, mitigation
     from benchmark.evaluate import score
-    from benchmark.tracking import Tracker
+    from benchmark.tracking import Tracker, group_of
 
     params, data, domain = _JOB["params"], _JOB["data"][seed], _JOB["domain"]
     runs, out = run_dir(domain, method, seed), result_dir(domain, method, seed)
@@ -104,8 +103,8 @@ def train_cell(method: str, seed: int) -> None:
     construction = read_json(runs / CONSTRUCTION, f"dvc repro construct@{domain}")
     name = cell_name(domain, method, seed)
     config = params.cell(domain, method, seed)
-    # W&B group and run names carry the experiment: its name, or DVC's for `dvc exp run -n X`
-    group = os.environ.get("DVC_EXP_NAME") or params.grid.experiment
+    # W&B group and run names carry the experiment (or DVC's name for `dvc exp run -n X`)
+    group = group_of(params.grid.experiment, params.profile)
     with Tracker(params.tracking.project, params.tracking.mode, group, f"{group}/{name}",
                  f"{name}--{digest(config)[:8]}", config, entity=params.tracking.entity,
                  tags=[domain, method, params.profile]) as tracker:
