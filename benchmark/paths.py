@@ -19,6 +19,7 @@ GENERATOR_REPORTS = REPORTS / "generators"
 GENERATOR_SAMPLES = REPORTS / "generator_samples"  # PNGs apart from the JSON: a DVC plots folder
 ANNOTATOR_REPORTS = REPORTS / "annotators"
 FIGURES = REPORTS / "figures"  # the report's charts (DVC plots)
+METRIC_TABLES = REPORTS / "metrics"  # per domain, method -> headline means (DVC metrics)
 WANDB_DIR = Path(".")  # W&B writes its offline runs under ./wandb/
 PLUGINS = Path("plugins")  # digests of the registered plugins' code (``plugins`` stage)
 ANSWERS = Path("answers")  # per domain, every answer people gave (annotation.store)

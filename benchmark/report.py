@@ -51,6 +51,18 @@ def collect(domains: Sequence[str], methods: Sequence[str], seeds: Sequence[int]
     return pd.DataFrame(rows)
 
 
+def compact(summary: pd.DataFrame) -> dict[str, dict[str, dict[str, float]]]:
+    """Per domain, method -> the headline metrics' means over seeds: the table
+    ``dvc metrics show`` prints (one file per domain, a few columns per method).
+    """
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for row in summary[summary.metric.isin(HEADLINE)].itertuples():
+        if math.isfinite(row.mean):
+            out.setdefault(row.domain, {}).setdefault(row.method, {})[row.metric] = round(
+                float(row.mean), 4)
+    return out
+
+
 def summarise(cells: pd.DataFrame, confidence: float) -> pd.DataFrame:
     """Long table: mean, CI half-width and number of seeds per (domain, method, metric)."""
     metrics = [c for c in cells.columns if c not in ("domain", "method", "seed", "variant")]

@@ -1,6 +1,8 @@
 """The real pipeline end to end: `dvc repro` of the smoke profile in a temporary copy."""
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -142,6 +144,17 @@ def test_one_offline_wandb_run_per_cell(workspace, first_run) -> None:
     for domain in grid["domains"]:
         assert sum(f"-{domain}-patterns--" in r for r in names) == 1
         assert sum(f"-{domain}-generator--" in r for r in names) == 1
+
+
+def test_dvc_metrics_show_reads_compact_tables(workspace, first_run) -> None:
+    done = subprocess.run(["dvc", "metrics", "show"], cwd=workspace, capture_output=True,
+                          text=True, check=True, env={**os.environ, "DVC_NO_ANALYTICS": "1"})
+    assert "failed" not in (done.stdout + done.stderr).lower(), done.stderr
+    for domain in _grid(workspace)["domains"]:
+        table = json.loads((workspace / f"reports/metrics/{domain}.json").read_text())
+        assert set(table) == set(_grid(workspace)["methods"])
+        assert 0.0 <= table["random"]["test_shift/acc"] <= 1.0
+        assert f"reports/metrics/{domain}.json" in done.stdout
 
 
 def test_unchanged_repro_is_a_no_op(workspace, first_run) -> None:

@@ -25,7 +25,8 @@ def test_output_paths_match_paths_module() -> None:
     assert str(paths.result_dir(*cell)).startswith(
         _paths(train["outs"])[0].replace("${item}", "d") + "/")
     top = yaml.safe_load((REPO / "dvc.yaml").read_text())
-    assert str(paths.RESULTS) in top["metrics"]
+    assert "metrics" not in top  # never a folder with checkpoints in it: JSON files only
+    assert str(paths.METRIC_TABLES) in _paths(stages["report"]["metrics"])
 
 
 def test_resume_state_persists_across_reruns() -> None:

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmark.io import DataFormatError
+
 # What a human can be asked to do with an item (``annotator.costs`` prices each):
 #   label  - give the class of an item from scratch;
 #   verify - accept or correct a proposed label (a model's pre-label or a generator's target);
@@ -62,7 +64,7 @@ def content_digest(x: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(x, np.float32).tobytes()).hexdigest()[:16]
 
 
-class LedgerError(RuntimeError):
+class LedgerError(DataFormatError):
     """A ledger file that is damaged beyond a crash cut short mid-write."""
 
 

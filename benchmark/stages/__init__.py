@@ -18,14 +18,13 @@ from typing import Any, TypeVar
 
 import yaml
 
-from benchmark.annotation.ledger import LedgerError
 from benchmark.config import ConfigError, yaml_error
 from benchmark.data import DataFormatError
 from benchmark.io import atomic_write_text
 from benchmark.registry import PluginLoadError, UnknownNameError
 
 INPUT_ERRORS = (ConfigError, DataFormatError, FileNotFoundError, UnknownNameError,
-                PluginLoadError, LedgerError)
+                PluginLoadError)  # a damaged ledger is a DataFormatError too
 
 
 def run(main: Callable[[], None]) -> None:

@@ -11,8 +11,16 @@ import pandas as pd
 
 from benchmark import report, tuning
 from benchmark.config import Params, load_params
-from benchmark.io import atomic_write_text, read_json
-from benchmark.paths import FIGURES, GROUPS, REPORTS, annotator_report, result_dir, rounds_plot
+from benchmark.io import atomic_write_json, atomic_write_text, read_json
+from benchmark.paths import (
+    FIGURES,
+    GROUPS,
+    METRIC_TABLES,
+    REPORTS,
+    annotator_report,
+    result_dir,
+    rounds_plot,
+)
 from benchmark.stages import run
 
 ROUND_PANELS = ("probe_val_acc", "cluster_entropy", "coverage", "cumulative_cost")
@@ -45,6 +53,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     atomic_write_text(REPORTS / "paired.csv", diffs_df.to_csv(index=False))
     atomic_write_text(REPORTS / "cost_saved.csv", saved.to_csv(index=False))
     atomic_write_text(REPORTS / "tuning.csv", tuned.to_csv(index=False))
+    compact = report.compact(summary)
+    for stale in METRIC_TABLES.glob("*.json"):  # a domain no longer in the grid
+        if stale.stem not in compact:
+            stale.unlink()
+    for domain, table in compact.items():  # what `dvc metrics show` prints
+        atomic_write_json(METRIC_TABLES / f"{domain}.json", table)
     judges = {d: read_json(annotator_report(d), f"dvc repro annotator@{d}")["judge"]
               for d in grid.domains
               if annotator_report(d).is_file()}
