@@ -356,6 +356,17 @@ def plot_label_efficiency(curves: pd.DataFrame, metric: str, path: str | Path) -
     _save(fig, path)
 
 
+def by_round(rounds: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Seed means of ``columns`` per (domain, method, round), long: the rows ``dvc plots``
+    draws (a method without rounds, e.g. seed_only, has none; a missing column stays empty).
+    """
+    keys = ["domain", "method", "round"]
+    if rounds.empty:
+        return pd.DataFrame(columns=[*keys, *columns])
+    present = rounds.reindex(columns=[*keys, *columns])
+    return present.groupby(keys, sort=False)[list(columns)].mean().reset_index()
+
+
 def plot_rounds(frames: pd.DataFrame, columns: Sequence[str], path: str | Path) -> None:
     """Metric against round: one panel per column, one line per (domain, method), seed mean."""
     present = [c for c in columns if c in frames.columns and frames[c].notna().any()]

@@ -146,15 +146,32 @@ def test_one_offline_wandb_run_per_cell(workspace, first_run) -> None:
         assert sum(f"-{domain}-generator--" in r for r in names) == 1
 
 
-def test_dvc_metrics_show_reads_compact_tables(workspace, first_run) -> None:
+def test_dvc_metrics_and_plots_read(workspace, first_run) -> None:
+    """`dvc metrics show`: a compact table per domain, no warning; `dvc plots show`: cost,
+    size, accept rate and probe accuracy by round, a line per method, a panel per domain.
+    """
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    grid = _grid(workspace)
     done = subprocess.run(["dvc", "metrics", "show"], cwd=workspace, capture_output=True,
-                          text=True, check=True, env={**os.environ, "DVC_NO_ANALYTICS": "1"})
+                          text=True, check=True, env=env)
     assert "failed" not in (done.stdout + done.stderr).lower(), done.stderr
-    for domain in _grid(workspace)["domains"]:
+    for domain in grid["domains"]:
         table = json.loads((workspace / f"reports/metrics/{domain}.json").read_text())
-        assert set(table) == set(_grid(workspace)["methods"])
+        assert set(table) == set(grid["methods"])
         assert 0.0 <= table["random"]["test_shift/acc"] <= 1.0
         assert f"reports/metrics/{domain}.json" in done.stdout
+    shown = subprocess.run(["dvc", "plots", "show", "--json"], cwd=workspace,
+                           capture_output=True, text=True, check=True, env=env)
+    assert "warning" not in shown.stderr.lower() and "error" not in shown.stderr.lower(), (
+        shown.stderr)
+    plots = json.loads(shown.stdout)["data"]
+    for plot in ("cost_by_round", "dataset_size_by_round", "accept_rate_by_round",
+                 "probe_accuracy_by_round"):
+        (spec,) = plots[plot]
+        values = spec["content"]["data"]["values"]
+        assert {v["domain"] for v in values} == set(grid["domains"]), plot
+        assert {v["method"] for v in values} == set(grid["methods"]) - {"seed_only"}, plot
+        assert spec["content"]["spec"]["encoding"]["color"]["field"] == "method"
 
 
 def test_unchanged_repro_is_a_no_op(workspace, first_run) -> None:

@@ -110,6 +110,16 @@ def test_a_model_that_predicts_one_class_is_flagged() -> None:
     assert "`adaptive` predicts" not in text
 
 
+def test_by_round_is_the_seed_mean_per_method() -> None:
+    rounds = pd.DataFrame({"domain": "d", "method": ["a", "a", "a", "b"], "seed": [0, 1, 0, 0],
+                           "round": [1, 1, 2, 1], "cumulative_cost": [10.0, 20.0, 30.0, 5.0]})
+    table = report.by_round(rounds, ["cumulative_cost", "accept_rate"])
+    assert table.cumulative_cost.tolist() == [15.0, 30.0, 5.0]
+    assert table.accept_rate.isna().all()  # a column no cell has stays, empty
+    assert list(report.by_round(pd.DataFrame(), ["x"]).columns) == ["domain", "method",
+                                                                     "round", "x"]
+
+
 def test_majority_share_is_the_top_class_share() -> None:
     from benchmark.metrics import evaluate_split
 

@@ -24,6 +24,7 @@ from benchmark.paths import (
 from benchmark.stages import run
 
 ROUND_PANELS = ("probe_val_acc", "cluster_entropy", "coverage", "cumulative_cost")
+DVC_ROUND_PLOTS = ("cumulative_cost", "dataset_size", "accept_rate", "probe_val_acc")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -74,6 +75,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not groups.empty:
         report.plot_groups(groups, "test_shift", FIGURES / "groups.png")
     rounds = chosen(report.collect_tables(*coords, rounds_plot))
+    atomic_write_text(REPORTS / "rounds.csv", report.by_round(rounds, DVC_ROUND_PLOTS)
+                      .to_csv(index=False))  # dvc.yaml's plots: a line per method and domain
     if not rounds.empty:
         report.plot_rounds(rounds, ROUND_PANELS, FIGURES / "rounds.png")
     if not curves.empty:
