@@ -333,3 +333,17 @@ def test_evaluate_uses_one_judge_and_random_real_subsamples(monkeypatch) -> None
     default, _ = evaluate(None, data, z, found, _identity, cfg)
     assert set(default["targeting"]) >= {"acc", "chance", "label_chance"}
     assert set(default["prdc_real"]) == {"precision", "recall", "density", "coverage"}
+
+
+def test_a_damaged_generator_folder_names_itself(tmp_path) -> None:
+    from benchmark.generators.model import load as load_generator
+    from benchmark.io import DataFormatError
+
+    (tmp_path / "generator.json").write_text('{"shape": [3], "modality": "tabular", '
+                                             '"n_classes": 2, "k": 2, "mean": [0, 0, 0], '
+                                             '"std": [1, 1, 1]}')
+    (tmp_path / "denoiser").mkdir()
+    (tmp_path / "denoiser" / "config.json").write_text("garbage")
+    with pytest.raises(DataFormatError, match=r"not a readable generator .*; rebuild it with "
+                                              r"`dvc repro generator`"):
+        load_generator(tmp_path)

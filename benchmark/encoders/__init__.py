@@ -30,6 +30,7 @@ from benchmark.encoders.base import EncoderFamily
 from benchmark.encoders.image import ImageMAE
 from benchmark.encoders.sequence import SequenceMAE
 from benchmark.encoders.tabular import TabularMAE
+from benchmark.io import DataFormatError
 
 FAMILIES: dict[str, EncoderFamily] = {
     "image": ImageMAE(), "sequence": SequenceMAE(), "tabular": TabularMAE(),
@@ -124,9 +125,14 @@ def load(modality: str, path: str | Path,
             return Ensemble(members).eval()
         raise FileNotFoundError(f"{path}: not a save_pretrained folder (no config.json) nor an "
                                 f"ensemble's (no {MEMBER.format(0)}/config.json)")
-    with quiet():
-        encoder, info = fam.encoder_class.from_pretrained(path, output_loading_info=True,
-                                                          **fam.inference)
+    try:
+        with quiet():
+            encoder, info = fam.encoder_class.from_pretrained(path, output_loading_info=True,
+                                                              **fam.inference)
+    except (OSError, ValueError, RuntimeError, KeyError, TypeError) as err:
+        raise DataFormatError(f"{path}: not a readable {modality} encoder "
+                              f"({type(err).__name__}); rebuild it with `dvc repro pretrain` (or "
+                              "point pretrain.weights at a save_pretrained folder)") from None
     if info["missing_keys"]:
         raise ValueError(f"{path}: the checkpoint lacks encoder weights "
                          f"{sorted(info['missing_keys'])[:5]}")

@@ -18,7 +18,7 @@ from diffusers import DDPMScheduler
 from torch import nn
 
 from benchmark.generators import denoisers
-from benchmark.io import atomic_write_json, read_json
+from benchmark.io import DataFormatError, atomic_write_json, read_json
 
 CARD = "generator.json"
 # The schedulers clip the predicted clean sample; data are standardised, so +-1 (the default)
@@ -109,8 +109,18 @@ def build(modality: str, x: np.ndarray, n_classes: int, k: int, channels: list[i
 
 
 def load(folder: str | Path) -> Generator:
+    """A generator saved by ``Generator.save``; a damaged folder names itself in one line."""
     folder = Path(folder)
     card = read_json(folder / CARD, "dvc repro generator")
+    try:
+        return _load(folder, card)
+    except (OSError, ValueError, RuntimeError, KeyError, TypeError) as err:
+        raise DataFormatError(f"{folder}: not a readable generator ({type(err).__name__}: "
+                              f"{str(err).splitlines()[0][:200] if str(err) else ''}); rebuild "
+                              "it with `dvc repro generator`") from None
+
+
+def _load(folder: Path, card: dict) -> Generator:
     shape = tuple(card["shape"])
     stat_shape = (shape[0], 1, 1) if card["modality"] == "image" else (
         (shape[0], 1) if card["modality"] == "sequence" else shape)
