@@ -23,7 +23,8 @@ def score(predict: Callable[..., np.ndarray], data: DomainData, grouped: bool = 
     for split in EVAL_SPLITS:
         part = data[split]
         pred = predict(part.x, part.group) if grouped else predict(part.x)
-        metrics.update(evaluate_split(split, part.y, pred, part.group, data.n_classes))
+        metrics.update(evaluate_split(split, part.y, pred, part.group, data.n_classes,
+                                      data.group_names))
         groups.extend(group_table(split, part.y, pred, part.group, data.group_names))
     for metric in ("acc", "f1_macro", "acc_wg"):
         metrics[f"shift_gap/{metric}"] = shift_gap(metrics, metric)

@@ -6,7 +6,7 @@ are registered here; plugins add theirs with ``@METRICS.register(name)``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from fairlearn.metrics import MetricFrame, count
@@ -46,17 +46,21 @@ def _as_arrays(
 
 
 def evaluate_split(
-    split: str, y_true: np.ndarray, y_pred: np.ndarray, group: np.ndarray, n_classes: int
+    split: str, y_true: np.ndarray, y_pred: np.ndarray, group: np.ndarray, n_classes: int,
+    group_names: Sequence[str] | None = None,
 ) -> dict[str, float]:
     """All registered metrics for one split, keyed ``{split}/{metric}``, plus per-group accuracy
-    keys ``{split}/acc_group{g}`` for the groups present in the split."""
+    keys ``{split}/acc_group/{name}`` (``group_names[g]``, or the id without names) for the
+    groups present in the split, named as ``dataset/group_share/{name}`` is."""
     y_true, y_pred, group = _as_arrays(y_true, y_pred, group)
     result = {
         f"{split}/{name}": float(METRICS.get(name)(y_true, y_pred, group, n_classes))
         for name in METRICS.names()
     }
     by_group = group_accuracy(y_true, y_pred, group).by_group
-    result.update({f"{split}/acc_group{int(g)}": float(acc) for g, acc in by_group.items()})
+    names = list(group_names) if group_names is not None else []
+    result.update({f"{split}/acc_group/{names[int(g)] if int(g) < len(names) else int(g)}":
+                   float(acc) for g, acc in by_group.items()})
     return result
 
 

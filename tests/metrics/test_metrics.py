@@ -128,13 +128,14 @@ def test_multiclass_dpd_tiny_example_by_hand() -> None:
 
 def test_evaluate_split_keys_follow_wilds_naming() -> None:
     y_true, y_pred, group = random_split(100, 3, 2, 0)
-    result = evaluate_split("test_shift", y_true, y_pred, group, 3)
+    result = evaluate_split("test_shift", y_true, y_pred, group, 3, ["dim", "bright"])
     assert {f"test_shift/{m}" for m in CORE} <= set(result)
-    assert {"test_shift/acc_group0", "test_shift/acc_group1"} <= set(result)
+    assert {"test_shift/acc_group/dim", "test_shift/acc_group/bright"} <= set(result)
     assert all(key.startswith("test_shift/") for key in result)
     assert result["test_shift/acc_wg"] == min(
-        result["test_shift/acc_group0"], result["test_shift/acc_group1"]
+        result["test_shift/acc_group/dim"], result["test_shift/acc_group/bright"]
     )
+    assert "test_shift/acc_group/1" in evaluate_split("test_shift", y_true, y_pred, group, 3)
     assert all(isinstance(v, float) for v in result.values())
 
 
