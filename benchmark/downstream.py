@@ -84,10 +84,11 @@ def _loader(split: Split, batch_size: int, steps: int | None, seed: int) -> Data
 
 
 def fit(train: Split, val: Split, modality: str, n_classes: int, params: TrainParams,
-        seed: int, checkpoint: str | Path, logger: Any = None, name: str = "fit"
-        ) -> Classifier:
+        seed: int, checkpoint: str | Path, logger: Any = None, name: str = "fit",
+        lines: int = 1) -> Classifier:
     """Train for exactly ``params.max_steps`` steps; keep the checkpoint best on ``val``.
-    Progress: Lightning's bar on a terminal, else one line named ``name`` at the end.
+    Progress: Lightning's bar on a terminal, else ``lines`` lines named ``name`` (one at the
+    end for a cell, of which there are many; ten for a long fit such as the judge's).
     """
     require_accelerator(params.accelerator, params.devices, "train")
     pl.seed_everything(seed, workers=True, verbose=False)
@@ -99,7 +100,7 @@ def fit(train: Split, val: Split, modality: str, n_classes: int, params: TrainPa
     with tempfile.TemporaryDirectory(dir=checkpoint.parent, prefix=".ckpt-") as tmp:
         best = pl.callbacks.ModelCheckpoint(dirpath=tmp, filename="best", monitor="val/acc",
                                             mode="max", save_top_k=1, save_weights_only=True)
-        progress = trainer_progress(name, params.max_steps, lines=1)
+        progress = trainer_progress(name, params.max_steps, lines=lines)
         trainer = pl.Trainer(
             max_steps=params.max_steps, accelerator=params.accelerator, devices=params.devices,
             logger=logger if logger is not None else False,

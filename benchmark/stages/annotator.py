@@ -48,7 +48,7 @@ def fit_judge(data: DomainData, z: dict[str, np.ndarray], params: Params, folder
     with tempfile.TemporaryDirectory(dir=folder, prefix=".fit-") as tmp:
         model = downstream.fit(data["reference"], data["val"], data.modality, data.n_classes,
                                recipe, params.pretrain.fit.seed, Path(tmp) / "judge.ckpt",
-                               name=f"judge {data.name}")
+                               name=f"judge {data.name}", lines=10)
     radius = float(np.quantile(knn_distance(z["val"], z["reference"], cfg.k),
                                cfg.realism_quantile))
     card = {"modality": data.modality, "input_shape": list(data["reference"].x.shape[1:]),
