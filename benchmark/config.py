@@ -92,6 +92,9 @@ class DomainParams:
     sizes: SplitSizes
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
     transfer_from: TransferParams | None = None  # null: encoder + generator learn on seed + pool
+    # the domain's own encoder settings over pretrain.model (say image: {view: rgb} for images
+    # whose signal is intensity, not shape): domains/README.md says when the default view hurts
+    encoder: dict[str, Any] = field(default_factory=dict)
 
     @property
     def source_options(self) -> dict[str, Any]:
@@ -540,6 +543,17 @@ class Params:
         chosen = self.tuning.chosen.get(domain, {}).get(name, {}) if domain else {}
         return {k: v for k, v in {**base, **own, **chosen}.items() if k not in ENTRY_KEYS}
 
+    def pretrain_for(self, domain: str) -> PretrainParams:
+        """The pretraining settings of one domain: ``pretrain.model`` with the domain's own
+        ``encoder`` values over it.
+        """
+        own = self.domains[domain].encoder
+        if not own:
+            return self.pretrain
+        merged = deep_merge(as_dict(self.pretrain.model), own)
+        model = _build(EncoderParams, merged, f"domains.{domain}.encoder")
+        return dataclasses.replace(self.pretrain, model=model)
+
     def postprocess(self, name: str) -> str | None:
         """The model-side mitigation a grid entry applies after training (benchmark.mitigation)."""
         return (self.methods.get(name) or {}).get("postprocess")
@@ -660,6 +674,8 @@ def parse_params(raw: Mapping[str, Any], source: str = str(PARAMS_FILE)) -> Para
                  params.tuning.seeds, "empty with grid.tune here: tuning apart from the "
                  "reported seeds runs as two phases through `python -m benchmark.experiment "
                  "run` (or clear it to choose on the reported seeds)")
+        for domain in params.grid.domains:  # a domain's own encoder settings build
+            params.pretrain_for(domain)
         for entry in [] if isinstance(params.train.curve, bool) else params.train.curve:
             _require(entry in params.grid.methods or entry in params.methods, "train.curve",
                      entry, f"a grid entry or a methods entry (grid.methods "

@@ -46,6 +46,8 @@ def _broken(raw: dict, path: str, value) -> dict:
     ("pretrain.fit.steps", 300, r"pretrain.fit.steps: got 300, expected a mapping"),
     ("pretrain.fit.steps.image", 0, r"pretrain.fit.steps.image: got 0, expected a positive"),
     ("train.curve", ["adaptiv"], r"train.curve: got 'adaptiv', expected a grid entry"),
+    ("domains.biomedical.encoder", {"image": {"viw": "rgb"}},
+     r"domains\.biomedical\.encoder\.image\.viw: unknown key"),
 ])
 def test_bad_values_name_key_value_and_expectation(raw_params, path, value, message) -> None:
     with pytest.raises(ConfigError, match=message) as err:
@@ -60,6 +62,15 @@ def test_curves_for_some_entries_only(raw_params) -> None:
     assert params.cell("climate", "adaptive", 0)["train"]["curve"] is True
     assert params.cell("climate", "random", 0)["train"]["curve"] is False
     assert parse_params(_broken(raw_params, "train.curve", True)).fits_curve("random")
+
+
+def test_a_domain_has_encoder_settings_of_its_own(raw_params) -> None:
+    params = parse_params(_broken(raw_params, "domains.biomedical.encoder",
+                                  {"image": {"view": "rgb", "pooling": "mean"}}))
+    own, shared = params.pretrain_for("biomedical").model, params.pretrain.model
+    assert (own.image.view, own.image.pooling) == ("rgb", "mean")
+    assert own.image.patch_size == shared.image.patch_size and own.width == shared.width
+    assert params.pretrain_for("climate") == params.pretrain  # the others keep the shared ones
 
 
 def test_missing_section_is_reported(raw_params) -> None:

@@ -89,12 +89,12 @@ def check_shape(params: Params, domain: str, modality: str, shape: tuple[int, ..
     factor = 2 ** (levels - 1)
     where = f"{PARAMS_FILE}: domains.{domain}"
     if modality == "image":
-        side, patch = shape[-1], params.pretrain.model.image.patch_size
+        side, patch = shape[-1], params.pretrain_for(domain).model.image.patch_size
         if shape[-2] != side:
             raise ConfigError(f"{where}: images are {shape[-2]}x{side}; expected square images")
         length, key = side, "pretrain.model.image.patch_size"
     elif modality == "sequence":
-        length, patch, key = shape[-1], params.pretrain.model.sequence.patch_length, (
+        length, patch, key = shape[-1], params.pretrain_for(domain).model.sequence.patch_length, (
             "pretrain.model.sequence.patch_length")
     else:
         return

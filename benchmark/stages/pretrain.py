@@ -44,7 +44,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     torch.set_num_threads(params.pretrain.fit.threads)
     data = load_domain(domain_dir(args.domain))
     start = time.perf_counter()
-    summary = fit_encoder(load_learning_data(domain_dir(args.domain)), params.pretrain,
+    summary = fit_encoder(load_learning_data(domain_dir(args.domain)),
+                          params.pretrain_for(args.domain),
                           params.pretrain.weights[args.domain], encoder_dir(args.domain))
     fitted = time.perf_counter()
     encoder = encoders.load(data.modality, encoder_dir(args.domain), data.input_shape)
