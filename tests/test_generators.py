@@ -298,7 +298,7 @@ def test_evaluate_uses_one_judge_and_random_real_subsamples(monkeypatch) -> None
     import benchmark.generators as generators
     from benchmark import patterns
     from benchmark.config import GeneratorParams
-    from benchmark.stages.generator import evaluate
+    from benchmark.generators.evaluate import evaluate
 
     rng = np.random.default_rng(0)
     data = _ordered_domain(rng)
