@@ -234,8 +234,10 @@ def test_method_param_change_reruns_only_that_method(workspace, first_run) -> No
     after = _stamps(workspace, grid)
     retrained = {cell for cell in before if after[cell] != before[cell]}
     assert retrained == {(d, "random") for d in grid["domains"]}
-    runs = _cell_runs(workspace, grid)
-    assert len(runs) == len(grid["domains"]) * len(grid["methods"]) * len(grid["seeds"])
+    runs = _cell_runs(workspace, grid)  # W&B keeps random's earlier configuration beside
+    assert len(runs) == len(grid["domains"]) * (len(grid["methods"]) + 1) * len(grid["seeds"])
+    for d in grid["domains"]:  # its new one: two runs, two config digests
+        assert len({r.rsplit("--", 1)[1] for r in runs if f"-{d}-random-seed0--" in r}) == 2
 
 
 def test_editing_a_method_reruns_its_cells_with_a_new_result(workspace, first_run) -> None:
