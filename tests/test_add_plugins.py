@@ -215,3 +215,45 @@ def test_plugins_stage_writes_one_digest_per_domain_and_one_for_the_methods(
     before = (tmp_path / "plugins/methods.json").read_text()
     plugins.main([])
     assert (tmp_path / "plugins/methods.json").read_text() == before  # same code, same bytes
+
+
+def test_the_scaffold_writes_a_package_and_every_params_entry(tmp_path, capsys) -> None:
+    """`python -m benchmark.new_domain`: the package (entry point, module with its data card)
+    and the params entries a domain needs, comments kept; what is left is the loader.
+    """
+    import importlib.util
+
+    from benchmark.config import ConfigError, parse_params
+    from benchmark.domain import DOMAINS
+    from benchmark.new_domain import main as new_domain
+
+    params = tmp_path / "params.yaml"
+    params.write_text((REPO / "params.yaml").read_text())
+    args = ["soil", "--modality", "tabular", "--package", str(tmp_path / "my-soil"),
+            "--params", str(params)]
+    new_domain(args)
+    assert "next: write soil's build()" in capsys.readouterr().out
+    module = tmp_path / "my-soil" / "my_soil" / "soil.py"
+    toml = (tmp_path / "my-soil" / "pyproject.toml").read_text()
+    assert 'soil = "my_soil.soil"' in toml and '"benchmark.domains"' in toml
+    raw = yaml.safe_load(params.read_text())
+    assert raw["grid"]["domains"][-1] == "soil" and raw["pretrain"]["weights"]["soil"] is None
+    assert raw["domains"]["soil"]["source"] == "soil"
+    for name, profile in raw["profiles"].items():
+        assert profile["domains"]["soil"] == profile["domains"]["biomedical"], name
+    assert "# W&B group" in params.read_text()  # comments kept
+    spec = importlib.util.spec_from_file_location("my_soil_scaffolded", module)
+    loaded = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(loaded)  # registers "soil"
+    try:
+        parse_params(raw)  # the new entries validate, the source's options included
+        with pytest.raises(NotImplementedError, match=r"Soil\.build: load \["):
+            DOMAINS.get("soil")().build(raw["domains"]["soil"]["sizes"], 0)
+    finally:
+        DOMAINS.unregister("soil")
+    before = params.read_text()
+    with pytest.raises(ConfigError, match=r"soil\.py: already exists"):
+        new_domain(args)
+    with pytest.raises(ConfigError, match=r"domain name 'Soil-2'"):
+        new_domain(["Soil-2", *args[1:]])
+    assert params.read_text() == before  # nothing written by a refused scaffold
