@@ -1,7 +1,8 @@
-"""A newcomer's route (domains/README.md, baselines/README.md): an image domain source and a
-baseline in a package of their own, outside the repository, registered by its ``pyproject.toml``
-and installed editable. The contract tests pick both up, the smoke pipeline reports their cells, and
-``dvc repro`` reruns what an edit of either file touches, and nothing when nothing changed.
+"""A newcomer's route (domains/README.md, baselines/README.md): an image domain source, scaffolded
+by ``python -m benchmark.new_domain`` and given its loader, and a baseline in a package of their
+own, outside the repository, registered by its ``pyproject.toml`` and installed editable. The
+contract tests pick both up, the smoke pipeline reports their cells, and ``dvc repro`` reruns what
+an edit of either file touches, and nothing when nothing changed.
 """
 
 from __future__ import annotations
@@ -19,23 +20,9 @@ from benchmark import closure
 from tests.conftest import REPO
 from tests.workspace import commit, copy_project, ran, sh
 
-PYPROJECT = """\
-[build-system]
-requires = ["setuptools>=68"]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = "newcomer-plugins"
-version = "0.1.0"
-
-[project.entry-points."benchmark.domains"]
-spots = "newcomer_plugins.spots"
-
+METHOD_ENTRY = """
 [project.entry-points."benchmark.methods"]
 first_k = "newcomer_plugins.first_k"
-
-[tool.setuptools]
-packages = ["newcomer_plugins"]
 """
 
 DOMAIN = '''"""Spots: a throw-away image domain source for the newcomer test (domains/README.md)."""
@@ -101,16 +88,19 @@ class FirstK(Method):
 SMOKE = {"seed": 60, "pool": 200, "val": 60, "test_id": 100, "test_shift": 100, "reference": 60}
 
 
-def _install(root: Path) -> tuple[Path, dict[str, str]]:
-    """Write the package to ``root/newcomer`` and ``pip install -e`` it into ``root/site`` (not
-    the project's environment); the returned env puts it on the path of every subprocess.
+def _install(root: Path, workspace: Path) -> tuple[Path, dict[str, str]]:
+    """The README's route through the scaffold: ``python -m benchmark.new_domain`` writes the
+    package and the domain's params entries, the newcomer writes the loader (``build``) and a
+    method beside it, then ``pip install -e`` into ``root/site`` (not the project's
+    environment); the returned env puts it on the path of every subprocess.
     """
-    pkg = root / "newcomer"
-    (pkg / "newcomer_plugins").mkdir(parents=True)
-    (pkg / "pyproject.toml").write_text(PYPROJECT)
-    (pkg / "newcomer_plugins" / "__init__.py").write_text('"""Plugins of a newcomer."""\n')
-    (pkg / "newcomer_plugins" / "spots.py").write_text(DOMAIN)
+    pkg = root / "newcomer_plugins"
+    sh([sys.executable, "-m", "benchmark.new_domain", "spots", "--modality", "image",
+        "--package", str(pkg)], workspace)
+    (pkg / "newcomer_plugins" / "spots.py").write_text(DOMAIN)  # the loader
     (pkg / "newcomer_plugins" / "first_k.py").write_text(METHOD)
+    with (pkg / "pyproject.toml").open("a") as fh:
+        fh.write(METHOD_ENTRY)
     site = root / "site"
     sh([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
         "--no-index", "--no-cache-dir", "--target", str(site), "-e", str(pkg)], root)
@@ -126,12 +116,12 @@ def _use_the_plugins(workspace: Path) -> None:
     """
     path = workspace / "params.yaml"
     params = yaml.safe_load(path.read_text())
+    assert params["domains"]["spots"]["sizes"] == SMOKE  # the scaffold's entries
+    assert params["pretrain"]["weights"]["spots"] is None
     params["grid"].update(domains=["spots"], methods=["random", "first_k"])
     params["report"]["baseline"] = "random"
-    params["domains"]["spots"] = {"source": "spots", "seed": 0, "sizes": SMOKE,
-                                  "options": {"spots": {"offset": 0.4}}}
+    params["domains"]["spots"]["options"] = {"spots": {"offset": 0.4}}
     params["methods"]["first_k"] = {"k": 1000}
-    params["pretrain"]["weights"]["spots"] = None
     path.write_text(yaml.safe_dump(params, sort_keys=False))
     commit(workspace, "spots domain, first_k method")
 
@@ -142,8 +132,8 @@ def _edit(path: Path) -> None:
 
 @pytest.mark.slow
 def test_plugins_from_a_package_of_their_own(tmp_path_factory) -> None:
-    pkg, env = _install(tmp_path_factory.mktemp("newcomer"))
     workspace = copy_project(tmp_path_factory.mktemp("add_plugins"), "smoke")
+    pkg, env = _install(tmp_path_factory.mktemp("newcomer"), workspace)
     contract = sh(["python", "-m", "pytest", "-q", "-p", "no:cacheprovider",
                    "tests/test_domains.py", "tests/test_methods.py", "-k", "spots or first_k"],
                   workspace, env)
