@@ -94,20 +94,19 @@ def test_label_efficiency_curves_and_cost_saved(tmp_path) -> None:
     assert (tmp_path / "le.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_an_underspent_method_is_flagged() -> None:
-    cells = _cells().assign(**{"cost/underspent": 0.0})
-    cells.loc[cells.method == "adaptive", "cost/underspent"] = 12.5
+@pytest.mark.parametrize(("metric", "usual", "method", "value", "flag", "other"), [
+    ("cost/underspent", 0.0, "adaptive", 12.5,
+     "**Underspent:** `adaptive` left 12.5 cost units", "`random` left"),
+    ("test_id/majority_share", 0.8, "random", 1.0,
+     "**One class:** `random` predicts a single class", "`adaptive` predicts"),
+])
+def test_a_suspect_method_is_flagged(metric: str, usual: float, method: str, value: float,
+                                     flag: str, other: str) -> None:
+    cells = _cells().assign(**{metric: usual})
+    cells.loc[cells.method == method, metric] = value
     text = report.markdown(report.summarise(cells, 0.95), pd.DataFrame(), 0.95, "exp")
-    assert "**Underspent:** `adaptive` left 12.5 cost units" in text
-    assert "`random` left" not in text
-
-
-def test_a_model_that_predicts_one_class_is_flagged() -> None:
-    cells = _cells().assign(**{"test_id/majority_share": 0.8})
-    cells.loc[cells.method == "random", "test_id/majority_share"] = 1.0
-    text = report.markdown(report.summarise(cells, 0.95), pd.DataFrame(), 0.95, "exp")
-    assert "**One class:** `random` predicts a single class" in text
-    assert "`adaptive` predicts" not in text
+    assert flag in text
+    assert other not in text
 
 
 def test_by_round_is_the_seed_mean_per_method() -> None:
