@@ -17,8 +17,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from benchmark.annotation.labelstudio import AnswerError, export, import_answers, read_queue
-from benchmark.annotation.ledger import Ledger, LedgerError
-from benchmark.config import ConfigError, load_params
+from benchmark.annotation.ledger import Ledger
+from benchmark.config import load_params
 from benchmark.stages import INPUT_ERRORS
 
 
@@ -68,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                   "keeps what it was given; the corrections are in the answer store, where "
                   "every later run (a changed one, or this cell after its ledger is moved "
                   "aside) finds them")
-    except (*INPUT_ERRORS, AnswerError, LedgerError, ConfigError, json.JSONDecodeError) as err:
+    except (*INPUT_ERRORS, AnswerError, json.JSONDecodeError) as err:  # a damaged ledger too
         sys.exit(f"error: {err}")
 
 

@@ -610,10 +610,10 @@ def _check_type(value: Any, hint: Any, key: str) -> Any:
         return None
     if hint is float:
         _require(isinstance(value, (int, float)) and not isinstance(value, bool), key, value,
-                "a number")
+                 "a number")
         return float(value)
     _require(isinstance(value, hint) and not (hint is int and isinstance(value, bool)), key,
-            value, _name(hint))
+             value, _name(hint))
     return value
 
 

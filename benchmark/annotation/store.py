@@ -74,12 +74,24 @@ class AnswerStore:
         return len(fresh)
 
     def _cut_torn_tail(self) -> None:
-        """Cut an unterminated last line (a write a crash cut short) before appending."""
+        """Before appending: an unterminated last line that is a whole record (written by
+        hand, say) gets its newline; one a crash cut short mid-write is cut, never more.
+        """
         if not self.path.is_file():
             return
         data = self.path.read_bytes()
-        if data and not data.endswith(b"\n"):
-            with self.path.open("r+b") as fh:
-                fh.truncate(data.rfind(b"\n") + 1)
-                fh.flush()
-                os.fsync(fh.fileno())
+        if not data or data.endswith(b"\n"):
+            return
+        tail = data[data.rfind(b"\n") + 1:]
+        try:
+            whole = isinstance(json.loads(tail), dict)
+        except ValueError:
+            whole = False
+        with self.path.open("r+b") as fh:
+            if whole:
+                fh.seek(0, os.SEEK_END)
+                fh.write(b"\n")
+            else:
+                fh.truncate(len(data) - len(tail))
+            fh.flush()
+            os.fsync(fh.fileno())

@@ -198,31 +198,22 @@ def up_to_date(stamp: Path, current: str, *outputs: Path) -> bool:
     """
     if not stamp.is_file() or not all(path.exists() for path in outputs):
         return False
-    return stamp.read_text().split("\n") == [current, outputs_digest(outputs, stamp)]
+    return stamp.read_text().split("\n") == [current, files_digest(outputs, skip=stamp)]
 
 
 def write_stamp(stamp: Path, current: str, *outputs: Path) -> None:
     """Record that a unit is done: its inputs' digest and its outputs' (written last)."""
-    atomic_write_text(stamp, f"{current}\n{outputs_digest(outputs, stamp)}")
+    atomic_write_text(stamp, f"{current}\n{files_digest(outputs, skip=stamp)}")
 
 
-def outputs_digest(outputs: Sequence[Path], stamp: Path) -> str:
-    """A hash of the names and contents of the files under ``outputs``, the stamp left out."""
-    content = hashlib.sha256()
-    for root in outputs:
-        files = sorted(root.rglob("*")) if root.is_dir() else [root]
-        for path in (p for p in files if p.is_file() and p != stamp):
-            content.update(str(path).encode())
-            content.update(path.read_bytes())
-    return content.hexdigest()
-
-
-def files_digest(paths: Sequence[Path]) -> str:
-    """A hash of the names and contents of the files under ``paths`` (folders or files)."""
+def files_digest(paths: Sequence[Path], skip: Path | None = None) -> str:
+    """A hash of the names and contents of the files under ``paths`` (folders or files),
+    ``skip`` left out (a stamp that records the digest of its own folder).
+    """
     content = hashlib.sha256()
     for root in paths:
         files = sorted(root.rglob("*")) if root.is_dir() else [root]
-        for path in (p for p in files if p.is_file()):
+        for path in (p for p in files if p.is_file() and p != skip):
             content.update(str(path.relative_to(root.parent)).encode())
             content.update(path.read_bytes())
     return content.hexdigest()
