@@ -180,6 +180,10 @@ def sync(root: Path, dest: Path) -> None:
         shutil.copy2(src, out)
     atomic_write_text(manifest, "\n".join(files) + "\n")
     link_tree(root / "raw", dest / "raw")  # user-provided real data (git-ignored)
+    runs = dest / "wandb"  # W&B runs of every experiment beside the main job's, one folder
+    if not runs.exists() and not runs.is_symlink():
+        (root / "wandb").mkdir(exist_ok=True)
+        runs.symlink_to((root / "wandb").resolve(), target_is_directory=True)
     cache = (root / ".dvc" / "cache").resolve()
     atomic_write_text(dest / ".dvc" / "config.local", f"[cache]\n    dir = {cache}\n")
     if fresh:

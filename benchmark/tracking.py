@@ -126,10 +126,12 @@ class Tracker:
 
 
 def track_domain_report(tracking: Any, experiment: str, profile: str, domain: str, job: str,
-                        config: Mapping[str, Any], scores: Mapping[str, Any], image: str | Path,
+                        config: Mapping[str, Any], scores: Mapping[str, Any],
+                        image: str | Path | None = None,
                         tables: Mapping[str, Sequence[Mapping[str, Any]]] | None = None) -> None:
-    """One W&B run ``<domain>-<job>`` for a per-domain report: numeric scores (nested keys
-    joined with ``/``) in the summary, optional tables and the report's chart.
+    """One W&B run ``<domain>-<job>`` for a per-domain stage (pretrain, annotator, patterns,
+    generator): numeric scores (nested keys joined with ``/``) in the summary, optional tables
+    and the stage's chart.
     """
     import hashlib
     import json
@@ -141,7 +143,8 @@ def track_domain_report(tracking: Any, experiment: str, profile: str, domain: st
                  f"{name}--{digest[:8]}", config, job_type=job, entity=tracking.entity,
                  tags=[domain, job, profile], lightning=False) as tracker:
         tracker.log_summary(flatten_numbers(scores), tables or {})
-        tracker.log_image(f"{job}/chart", image)
+        if image is not None:
+            tracker.log_image(f"{job}/chart", image)
 
 
 def flatten_numbers(tree: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
@@ -163,3 +166,87 @@ def _drop_repeated_runs(folder: Path, run_id: str, keep: str) -> None:
     for old in folder.glob(f"offline-run-*-{run_id}"):
         if old.name != keep:
             shutil.rmtree(old, ignore_errors=True)
+
+
+# ------------------------------------------------------------------ reading offline runs back
+
+_BLOCK, _HEADER = 32768, 7  # the .wandb file: a 7-byte header, then LevelDB-log records
+
+
+def _records(path: Path) -> list[bytes]:
+    """The serialized records of one ``run-<id>.wandb`` file (LevelDB log format: records
+    of up to one 32 KiB block, a record longer than a block split into first/middle/last).
+    """
+    data = path.read_bytes()
+    if data[:4] != b":W&B":
+        raise ValueError(f"{path}: not a W&B run file (header {data[:4]!r})")
+    out: list[bytes] = []
+    pos, pending = _HEADER, b""
+    while pos + 7 <= len(data):
+        left = _BLOCK - pos % _BLOCK
+        if left < 7:  # a block's tail too short for a record header is padding
+            pos += left
+            continue
+        length, kind = int.from_bytes(data[pos + 4:pos + 6], "little"), data[pos + 6]
+        chunk, pos = data[pos + 7:pos + 7 + length], pos + 7 + length
+        if kind == 1:
+            out.append(chunk)
+        elif kind == 2:
+            pending = chunk
+        elif kind == 3:
+            pending += chunk
+        elif kind == 4:
+            out.append(pending + chunk)
+    return out
+
+
+def read_offline_run(folder: Path) -> dict[str, Any]:
+    """One offline run as written: id, name, group, job type, tags, config, the final summary
+    (every summary update applied in order) and the exit code (``None``: it never finished).
+    """
+    import json
+
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    (path,) = folder.glob("run-*.wandb")
+    run: dict[str, Any] = {"folder": str(folder), "config": {}, "summary": {}, "exit": None}
+
+    def apply(target: dict[str, Any], items: Any) -> None:
+        for item in items:
+            keys = list(item.nested_key) or [item.key]
+            node = target
+            for key in keys[:-1]:
+                node = node.setdefault(key, {})
+            node[keys[-1]] = json.loads(item.value_json)
+
+    for raw in _records(path):
+        record = pb.Record()
+        record.ParseFromString(raw)
+        kind = record.WhichOneof("record_type")
+        if kind == "run":
+            r = record.run
+            run.update(id=r.run_id, name=r.display_name, group=r.run_group,
+                       job_type=r.job_type, tags=list(r.tags), project=r.project)
+            apply(run["config"], r.config.update)
+        elif kind == "config":
+            apply(run["config"], record.config.update)
+        elif kind == "summary":
+            apply(run["summary"], record.summary.update)
+        elif kind == "exit":
+            run["exit"] = record.exit.exit_code
+    run["config"] = {k: v.get("value", v) if isinstance(v, dict) else v
+                     for k, v in run["config"].items() if k != "_wandb"}
+    return run
+
+
+def offline_runs(*folders: Path) -> list[dict[str, Any]]:
+    """Every offline run under the given ``wandb/`` folders (each folder once, however it
+    is reached), oldest first."""
+    seen: set[Path] = set()
+    runs = []
+    for folder in folders:
+        for run_dir in sorted(Path(folder).glob("offline-run-*")):
+            if run_dir.resolve() not in seen and any(run_dir.glob("run-*.wandb")):
+                seen.add(run_dir.resolve())
+                runs.append(read_offline_run(run_dir))
+    return runs

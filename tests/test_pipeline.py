@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
+from benchmark.tracking import offline_runs
 from tests.conftest import REPO
 from tests.workspace import absent_real_data, commit, copy_project
 from tests.workspace import ran as _ran
@@ -130,20 +131,32 @@ def test_generator_report_per_domain(workspace, first_run) -> None:
         assert (workspace / f"generators/{domain}/generator.json").is_file()
 
 
-def _cell_runs(workspace: Path, grid: dict) -> list[str]:
-    runs = [p.name for p in (workspace / "wandb").glob("offline-run-*")]
-    return [r for r in runs if any(f"-{m}-seed" in r for m in grid["methods"])]
+def _cell_runs(workspace: Path, grid: dict) -> list[dict]:
+    """The cells' W&B runs, read back from their offline run files."""
+    return [r for r in offline_runs(workspace / "wandb") if r["job_type"] == "train"]
 
 
-def test_one_offline_wandb_run_per_cell(workspace, first_run) -> None:
+def test_offline_wandb_runs_read_back(workspace, first_run) -> None:
+    """One run per cell and one per domain for each upstream stage that learns, all in the
+    group of the experiment and profile, finished, with the cell's config and its metrics.
+    """
     grid = _grid(workspace)
-    runs = _cell_runs(workspace, grid)
-    assert len(runs) == len(grid["domains"]) * len(grid["methods"]) * len(grid["seeds"])
-    assert any("biomedical-random-seed0" in r for r in runs)
-    names = [p.name for p in (workspace / "wandb").glob("offline-run-*")]
+    runs = offline_runs(workspace / "wandb")
+    assert {r["group"] for r in runs} == {"main-smoke"} and {r["exit"] for r in runs} == {0}
+    cells = {(r["config"]["domain"], r["config"]["method"], r["config"]["seed"]): r
+             for r in _cell_runs(workspace, grid)}
+    assert len(cells) == len(_cell_runs(workspace, grid)) == (
+        len(grid["domains"]) * len(grid["methods"]) * len(grid["seeds"]))
+    for (domain, method, seed), run in cells.items():
+        assert run["name"] == f"main-smoke/{domain}-{method}-seed{seed}"
+        assert run["tags"] == [domain, method, "smoke"]
+        metrics = json.loads(
+            (workspace / f"results/{domain}/{method}/seed{seed}/metrics.json").read_text())
+        assert run["summary"]["test_shift/acc"] == pytest.approx(metrics["test_shift/acc"])
     for domain in grid["domains"]:
-        assert sum(f"-{domain}-patterns--" in r for r in names) == 1
-        assert sum(f"-{domain}-generator--" in r for r in names) == 1
+        jobs = sorted(r["job_type"] for r in runs if r["name"] == f"main-smoke/{domain}-"
+                      f"{r['job_type']}")
+        assert jobs == ["annotator", "generator", "patterns", "pretrain"], domain
 
 
 def test_dvc_metrics_and_plots_read(workspace, first_run) -> None:
@@ -236,8 +249,10 @@ def test_method_param_change_reruns_only_that_method(workspace, first_run) -> No
     assert retrained == {(d, "random") for d in grid["domains"]}
     runs = _cell_runs(workspace, grid)  # W&B keeps random's earlier configuration beside
     assert len(runs) == len(grid["domains"]) * (len(grid["methods"]) + 1) * len(grid["seeds"])
-    for d in grid["domains"]:  # its new one: two runs, two config digests
-        assert len({r.rsplit("--", 1)[1] for r in runs if f"-{d}-random-seed0--" in r}) == 2
+    for d in grid["domains"]:  # its new one, each run with its own config
+        kept = [r["config"]["method_options"]["balance_groups"] for r in runs
+                if r["tags"][:2] == [d, "random"]]
+        assert sorted(kept) == [False, True], d
 
 
 def test_editing_a_method_reruns_its_cells_with_a_new_result(workspace, first_run) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.config import Params, load_params
+from benchmark.config import Params, as_dict, load_params
 from benchmark.data import DomainData, load_domain
 from benchmark.hardware import require_accelerator
 from benchmark.io import atomic_write_json, read_npz
@@ -31,6 +31,7 @@ from benchmark.paths import (
     embeddings_file,
 )
 from benchmark.stages import domain_args, run
+from benchmark.tracking import track_domain_report
 
 SPLITS = ("reference", "val", "test_id", "test_shift")
 
@@ -84,6 +85,10 @@ def main(argv: Sequence[str] | None = None) -> None:
               "error_rate": params.annotator.error_rate,
               "compute/judge_s": round(time.perf_counter() - start, 3)}
     atomic_write_json(annotator_report(args.domain), report)
+    config = {"domain": args.domain, "profile": params.profile,
+              "annotator": as_dict(params.annotator), "train": as_dict(params.train)}
+    track_domain_report(params.tracking, params.grid.experiment, params.profile, args.domain,
+                        "annotator", config, report)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.config import PretrainParams, load_params
+from benchmark.config import PretrainParams, as_dict, load_params
 from benchmark.data import SPLITS, DomainData, load_domain, load_learning_data
 from benchmark.io import atomic_write_json, atomic_write_npz
 from benchmark.paths import (
@@ -31,6 +31,7 @@ from benchmark.paths import (
     pretrain_summary,
 )
 from benchmark.stages import domain_args, run
+from benchmark.tracking import track_domain_report
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -58,6 +59,10 @@ def main(argv: Sequence[str] | None = None) -> None:
                     "compute/pretrain_s": round(fitted - start, 3),
                     "compute/embed_s": round(time.perf_counter() - fitted, 3)})
     atomic_write_json(pretrain_summary(args.domain), summary)
+    config = {"domain": args.domain, "profile": params.profile,
+              "pretrain": as_dict(params.pretrain_for(args.domain))}
+    track_domain_report(params.tracking, params.grid.experiment, params.profile, args.domain,
+                        "pretrain", config, summary)
 
 
 def fit_encoder(data: DomainData, params: PretrainParams, weights: str | None,
