@@ -1,8 +1,9 @@
 import copy
+import json
 
 import pytest
 
-from benchmark.config import ConfigError, parse_params, with_profile
+from benchmark.config import ConfigError, load_params, parse_params, with_profile
 from benchmark.profile import apply_profile
 
 
@@ -99,6 +100,32 @@ def test_apply_profile_is_reversible_and_keeps_comments(tmp_path) -> None:
     assert "budget: 40" in smoked
     apply_profile("quick", path)
     assert path.read_text() == original
+
+
+def test_a_domain_no_profile_lists_keeps_its_own_sizes(tmp_path) -> None:
+    """A domain added without profile entries runs at its own section's sizes under every
+    profile; one listed by some profiles but not all is refused (switching would not revert).
+    """
+    from ruamel.yaml import YAML
+
+    from tests.conftest import REPO
+
+    yaml = YAML()
+    doc = yaml.load((REPO / "params.yaml").read_text())
+    doc["domains"]["soil"] = copy.deepcopy(doc["domains"]["robotics"])
+    doc["domains"]["soil"]["sizes"]["pool"] = 777
+    doc["pretrain"]["weights"]["soil"] = None
+    path = tmp_path / "params.yaml"
+    with path.open("w") as fh:
+        yaml.dump(doc, fh)
+    for profile in ("smoke", "paper", "quick"):
+        apply_profile(profile, path)
+        params = load_params(path)
+        assert params.domains["soil"].sizes.pool == 777, profile
+        assert params.domains["robotics"].sizes.pool != 777
+    doc["profiles"]["smoke"]["domains"]["soil"] = {"sizes": {"pool": 100}}
+    with pytest.raises(ConfigError, match="same keys in every profile"):
+        parse_params(json.loads(json.dumps(doc)), "params.yaml")
 
 
 def test_a_profile_cannot_create_a_domain_section(raw_params) -> None:
