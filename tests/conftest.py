@@ -58,3 +58,15 @@ def resources(toy: DomainData, smoke_params: Params, tmp_path_factory: pytest.Te
 
     params = replace(smoke_params, patterns=replace(smoke_params.patterns, k=3, top=1))
     return build_resources(toy, params, tmp_path_factory.mktemp("upstream"))
+
+
+@pytest.fixture(scope="session")
+def robotics_upstream(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One smoke workspace whose grid is robotics alone (the generator stage trains every grid
+    domain) with every stage upstream of ``construct`` built by ``dvc repro``: the end-to-end
+    modules that need upstream models copy it (``copy_workspace``) instead of each building
+    their own.
+    """
+    from tests.workspace import build_upstream
+
+    return build_upstream(tmp_path_factory.mktemp("robotics-upstream"), "robotics")

@@ -14,7 +14,8 @@ import yaml
 from benchmark import experiment
 from benchmark.config import ConfigError, parse_params
 from benchmark.data import load_domain
-from tests.workspace import REPO, commit, copy_project, ran, sh
+from benchmark.tracking import offline_runs
+from tests.workspace import REPO, copy_workspace, ran, sh
 
 PROFILES = ("smoke", "quick", "paper")
 
@@ -101,16 +102,9 @@ def _project(tmp_path: Path, overlay: dict) -> Path:
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory) -> Path:
-    """A smoke copy of the project whose main workspace has built robotics' upstream models."""
-    root = copy_project(tmp_path_factory.mktemp("experiments"), "smoke")
-    path = root / "params.yaml"
-    params = yaml.safe_load(path.read_text())
-    params["grid"]["domains"] = ["robotics"]  # the generator stage trains every grid domain
-    path.write_text(yaml.safe_dump(params, sort_keys=False))
-    commit(root, "grid of robotics only")
-    sh(["dvc", "repro", "generator", "patterns@robotics"], root)
-    return root
+def project(robotics_upstream: Path, tmp_path_factory) -> Path:
+    """A copy of the shared smoke workspace whose main job has built robotics' upstream models."""
+    return copy_workspace(robotics_upstream, tmp_path_factory.mktemp("experiments") / "ws")
 
 
 # per experiment, the methods that make it what it is, beside the paired baseline
@@ -169,6 +163,11 @@ def test_each_experiment_runs_end_to_end(project: Path, name: str) -> None:
     if composed["report"]["baseline"] == "strongest":
         assert "**Strongest baseline:** `scale_only`" in summary  # the only one in the grid
     assert (out / "figures" / "robustness.png").read_bytes()[:4] == b"\x89PNG"
+    runs = offline_runs(project / "wandb")  # beside the main job's, in a group of its own
+    assert {"main-smoke", f"{name}-smoke"} <= {r["group"] for r in runs}
+    mine = [r for r in runs if r["group"] == f"{name}-smoke"]
+    assert {r["exit"] for r in mine} == {0}
+    assert {r["config"]["experiment"] for r in mine if r["job_type"] == "train"} == {name}
     if composed["train"]["curve"]:
         saved = (out / "cost_saved.csv").read_text().splitlines()
         assert saved[0].startswith("domain,method,reference") and len(saved) > 1

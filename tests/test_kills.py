@@ -31,7 +31,7 @@ import pytest
 import yaml
 
 from tests.processes import kill_tree
-from tests.workspace import copy_project, sh
+from tests.workspace import copy_workspace
 
 pytestmark = pytest.mark.slow
 
@@ -43,19 +43,17 @@ STRAY = (".*.tmp", ".ckpt-*", ".fit-*")  # what a killed writer can leave behind
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory) -> Path:
-    """A smoke copy whose constructions run 8 rounds and whose fit runs 600 steps, so that
-    random kills land inside rounds and inside the fit, not only in start-up; upstream stages
-    of one domain built by `dvc repro`.
+def workspace(robotics_upstream: Path, tmp_path_factory) -> Path:
+    """A copy of the shared robotics upstream whose constructions run 8 rounds and whose fit
+    runs 600 steps, so that random kills land inside rounds and inside the fit, not only in
+    start-up.
     """
-    ws = copy_project(tmp_path_factory.mktemp("kills"), "smoke")
+    ws = copy_workspace(robotics_upstream, tmp_path_factory.mktemp("kills") / "ws")
     path = ws / "params.yaml"
     params = yaml.safe_load(path.read_text())
     params["construct"].update(budget=160, rounds=8)
     params["train"].update(max_steps=600, val_every=100)
-    params["grid"]["domains"] = [DOMAIN]  # the generator stage trains every domain of the grid
     path.write_text(yaml.safe_dump(params, sort_keys=False))
-    sh(["dvc", "repro", "generator", f"annotator@{DOMAIN}"], ws)  # what construct reads
     return ws
 
 

@@ -53,6 +53,28 @@ def copy_project(dest: Path, profile: str = "smoke") -> Path:
     return dest
 
 
+def build_upstream(dest: Path, domain: str) -> Path:
+    """A smoke copy whose grid is ``domain`` alone, its upstream stages (``pretrain``,
+    ``annotator``, ``patterns``, ``generator``, ``draws``) built by ``dvc repro`` and committed.
+    """
+    import yaml
+
+    copy_project(dest, "smoke")
+    path = dest / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    params["grid"]["domains"] = [domain]
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    commit(dest, f"grid of {domain} only")
+    sh(["dvc", "repro", "generator", f"patterns@{domain}", f"draws@{domain}"], dest)
+    return dest
+
+
+def copy_workspace(src: Path, dest: Path) -> Path:
+    """A copy of a built workspace (git, DVC cache and outputs) to change without touching it."""
+    shutil.copytree(src, dest, symlinks=True)
+    return dest
+
+
 def absent_real_data(workspace: Path) -> dict[str, str]:
     """The grid's domains whose real-data source has no files in ``workspace`` (raw/README.md),
     each with the source's own message saying what is missing and how to obtain it.
