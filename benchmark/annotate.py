@@ -41,7 +41,10 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def ledger_of(path: str, fingerprint: str) -> Ledger:
     """Open the run's existing ledger, refusing one of another run (never moving it aside)."""
-    lines = Path(path).read_text().splitlines()  # FileNotFoundError: one line from main()
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: ledger not found; expected the ledger of the run that "
+                                "wrote the queue (runs/<domain>/<method>/seed<s>/ledger.jsonl)")
+    lines = Path(path).read_text().splitlines()
     header = json.loads(lines[0]) if lines else {}
     found = header.get("fingerprint") if isinstance(header, dict) else None
     if found != fingerprint:

@@ -250,8 +250,8 @@ def _call(method: Method, step: str, *args: Any) -> Any:
     """A method's ``step``, its failures named after it."""
     try:
         return getattr(method, step)(*args)
-    except (ProtocolError, MethodError):
-        raise
+    except (ProtocolError, MethodError, DataFormatError, FileNotFoundError):
+        raise  # a damaged or missing upstream file the view read for it is not the method's
     except Exception as err:
         raise MethodError(f"method {method.name!r} failed in {step}: "
                           f"{type(err).__name__}: {err}") from err

@@ -38,7 +38,8 @@ class Resources:
         """Pretrained-encoder embeddings of every split of the domain's own draw (the
         ``pretrain`` stage's cache): what the clusters were found in, and ``reference``.
         """
-        return read_npz(self.paths["embeddings"], rebuild="dvc repro pretrain")
+        path = self.paths["embeddings"]  # embeddings/<domain>/pretrained.npz
+        return read_npz(path, rebuild=f"dvc repro pretrain@{path.parent.name}")
 
     @cached_property
     def embeddings(self) -> dict[str, np.ndarray]:
@@ -47,7 +48,8 @@ class Resources:
         """
         if self.draw is None:
             return self.upstream_embeddings
-        return {**self.upstream_embeddings, **read_npz(self.draw, rebuild="dvc repro draws")}
+        rebuild = f"dvc repro draws@{self.draw.parents[1].name}"  # draws/<domain>/seed<s>/
+        return {**self.upstream_embeddings, **read_npz(self.draw, rebuild=rebuild)}
 
     @cached_property
     def encoder(self) -> Any:

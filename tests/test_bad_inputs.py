@@ -6,11 +6,15 @@ prepared, then runs the first stage that reads it, as a user would
 (``python -m benchmark.stages.<stage> DOMAIN``, ``benchmark.profile``, ``benchmark.annotate``).
 The contract: a non-zero exit; stderr ends in one ``error: ...`` line naming the file, key or
 path and what was expected; no Python traceback; and not a single file written or changed
-(no ledger of a run that never started, no ``*.tmp``, no half-built model folder).
+(no ledger of a run that never started, no ``*.tmp``, no half-built model folder). Every
+answer on disk before the case (ledgers, moved-aside ledgers, the answer store) is still there
+after it. Cases that damage what ``construct`` reads run in a copy of the shared robotics
+upstream with one cell already constructed, so a ledger of real answers is at stake.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -25,7 +29,7 @@ import pytest
 import yaml
 
 from tests.domains.tiny import write_heart, write_medmnist, write_weather
-from tests.workspace import copy_project, sh
+from tests.workspace import copy_project, copy_workspace, sh
 
 Corrupt = Callable[[Path], None]
 DELETE = object()  # a params value that removes the key
@@ -39,6 +43,16 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The smoke copy with ``biomedical`` prepared, corrupted afresh (as a copy) per case."""
     root = copy_project(tmp_path_factory.mktemp("bad-inputs"), "smoke")
     sh([sys.executable, "-m", "benchmark.stages.prepare", "biomedical"], root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def built(robotics_upstream: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shared robotics upstream with one cell constructed (scale_only, seed 0: verified
+    pre-labels and synthetic items, so its ledger holds real answers)."""
+    root = copy_workspace(robotics_upstream, tmp_path_factory.mktemp("bad-built") / "ws")
+    sh([sys.executable, "-m", "benchmark.stages.construct", "robotics", "--method",
+        "scale_only", "--seed", "0"], root)
     return root
 
 
@@ -104,6 +118,28 @@ def both(*steps: Corrupt) -> Corrupt:
     return corrupt
 
 
+def ledger_record(line: int, **values: Any) -> Corrupt:
+    """Overwrite fields of one record of the built cell's ledger (a hand edit or damage)."""
+    def corrupt(ws: Path) -> None:
+        path = ws / CELL / "ledger.jsonl"
+        lines = path.read_text().splitlines()
+        lines[line - 1] = json.dumps({**json.loads(lines[line - 1]), **values})
+        path.write_text("\n".join(lines) + "\n")
+    return corrupt
+
+
+def _export(task: object, ledger: bool = True) -> Corrupt:
+    """A run's queue, its ledger (empty) and a Label Studio export holding ``task``."""
+    def corrupt(ws: Path) -> None:
+        from tests.test_labelstudio import make_queue
+
+        make_queue(ws / "queue.npz", "tabular")  # fingerprint "fp"
+        (ws / "export.json").write_text(json.dumps([task]))
+        if ledger:
+            (ws / "ledger.jsonl").write_text(json.dumps({"fingerprint": "fp", "ledger": 2}) + "\n")
+    return corrupt
+
+
 def _nan_x(arrays: dict[str, np.ndarray]) -> None:
     arrays["x"][3, 0, 0, 0] = np.nan
 
@@ -139,6 +175,8 @@ WEATHER = {"domains.climate.source": "seattle_weather",
 PREPARE = ["benchmark.stages.prepare", "biomedical"]
 PATTERNS = ["benchmark.stages.patterns", "biomedical"]
 VAL, SEED, POOL = (f"data/biomedical/{s}.npz" for s in ("val", "seed", "pool"))
+IMPORT = ["benchmark.annotate", "import", "export.json", "queue.npz", "ledger.jsonl", "--params",
+          "params.yaml"]
 
 CASES = [
     # params.yaml: syntax and shape (fail while reading, before any plugin loads)
@@ -298,6 +336,38 @@ CASES = [
                  text("experiments/listed.yaml", "profiles: [smoke, quick]\n"),
                  r"experiments/listed\.yaml: profiles: got list, expected a mapping",
                  id="overlay-profiles-list"),
+    # Label Studio import: a ledger that is not there, a malformed export, via the command
+    pytest.param(IMPORT, _export("pool:0", ledger=False),
+                 r"ledger\.jsonl: ledger not found; expected the ledger of the run that wrote "
+                 r"the queue", id="import-ledger-missing"),
+    pytest.param(IMPORT, _export("pool:0"), r"export\.json: task #1 is a str, expected an "
+                 r"object", id="export-task-not-an-object"),
+    pytest.param(IMPORT, _export({"id": 4, "data": {"item": "pool:0", "action": "label"},
+                                  "annotations": "c1"}),
+                 r"export\.json: task 4: annotations must be a list of objects, got str",
+                 id="export-annotations-a-string"),
+]
+
+CELL = "runs/robotics/scale_only/seed0"
+CONSTRUCT = ["benchmark.stages.construct", "robotics"]  # every cell: checked before any runs
+RESUME = [*CONSTRUCT, "--method", "scale_only", "--seed", "0"]
+BUILT = [  # in the shared robotics upstream with scale_only's cell constructed
+    pytest.param(RESUME, ledger_record(2, label=99),
+                 rf"{CELL}/ledger\.jsonl: line 2: label 99, expected -1 or a class index "
+                 r"below 2; the ledger was edited or damaged", id="ledger-label-99"),
+    pytest.param(RESUME, ledger_record(3, cost=-5.0),
+                 rf"{CELL}/ledger\.jsonl: line 3: cost -5\.0, expected a non-negative number",
+                 id="ledger-negative-cost"),
+    pytest.param(CONSTRUCT, text("models/robotics/annotator/judge.pt", b"garbage"),
+                 r"models/robotics/annotator/judge\.pt: not readable torch weights .*rebuild "
+                 r"it with `dvc repro annotator@robotics`", id="judge-weights-garbage"),
+    pytest.param(CONSTRUCT, text(
+        "generators/robotics/denoiser/diffusion_pytorch_model.safetensors", b"garbage"),
+        r"generators/robotics: not a readable generator .*rebuild it with `dvc repro "
+        r"generator`", id="generator-weights-garbage"),
+    pytest.param(CONSTRUCT, text("embeddings/robotics/pretrained.npz", b"garbage"),
+                 r"embeddings/robotics/pretrained\.npz: not a readable \.npz archive .*rebuild "
+                 r"it with `dvc repro pretrain@robotics`", id="embeddings-garbage"),
 ]
 
 
@@ -315,13 +385,32 @@ def snapshot(root: Path) -> dict[str, tuple[int, int]]:
     return out
 
 
+def answers(root: Path) -> list[str]:
+    """Every answer on disk: each ledger's records (moved-aside ones too) and the store's."""
+    files = [*root.glob("runs/*/*/*/ledger.jsonl*"), *root.glob("answers/*.jsonl")]
+    return sorted(line for f in files for line in f.read_text().splitlines()[1:])
+
+
 @pytest.mark.parametrize("argv, corrupt, expected", CASES)
 def test_bad_input_ends_in_one_clear_line(template: Path, tmp_path: Path, argv: list[str],
                                           corrupt: Corrupt | None, expected: str) -> None:
+    check(template, tmp_path, argv, corrupt, expected)
+
+
+@pytest.mark.parametrize("argv, corrupt, expected", BUILT)
+def test_damaged_construct_inputs_end_in_one_line_and_keep_every_answer(
+        built: Path, tmp_path: Path, argv: list[str], corrupt: Corrupt, expected: str) -> None:
+    check(built, tmp_path, argv, corrupt, expected)
+
+
+def check(template: Path, tmp_path: Path, argv: list[str], corrupt: Corrupt | None,
+          expected: str) -> None:
+    """The contract: non-zero exit, one ``error:`` line matching ``expected``, no traceback,
+    nothing written or changed, every answer still on disk."""
     ws = Path(shutil.copytree(template, tmp_path / "ws", symlinks=True))
     if corrupt is not None:
         corrupt(ws)
-    before = snapshot(ws)
+    before, bought = snapshot(ws), answers(ws)
     done = subprocess.run([sys.executable, "-m", *argv], cwd=ws, env=ENV, capture_output=True,
                           text=True, timeout=300, check=False)
     output = done.stdout + done.stderr
@@ -335,3 +424,4 @@ def test_bad_input_ends_in_one_clear_line(template: Path, tmp_path: Path, argv: 
     after = snapshot(ws)
     changed = sorted(set(after.items()) ^ set(before.items()))
     assert not changed, f"files written or changed: {changed}"
+    assert answers(ws) == bought

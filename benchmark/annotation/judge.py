@@ -67,11 +67,12 @@ def load(folder: str | Path, embed: Callable[[np.ndarray], np.ndarray],
          z_reference: np.ndarray) -> Judge:
     """A judge saved by :meth:`Judge.save`, with the encoder and reference embeddings."""
     folder = Path(folder)
+    rebuild = f"dvc repro annotator@{folder.parent.name}"  # models/<domain>/annotator
     if not (folder / CARD).is_file():
         raise FileNotFoundError(f"{folder / CARD} is missing: run the annotator stage first "
-                                "(`dvc repro annotator`)")
-    card = read_json(folder / CARD, "dvc repro annotator@<domain>")
+                                f"(`{rebuild}`)")
+    card = read_json(folder / CARD, rebuild)
     net = build_backbone(card["modality"], tuple(card["input_shape"]), card["n_classes"],
                          card["width"])
-    net.load_state_dict(read_weights(folder / WEIGHTS, "dvc repro annotator"))
+    net.load_state_dict(read_weights(folder / WEIGHTS, rebuild))
     return Judge(net.eval(), card, embed, z_reference)

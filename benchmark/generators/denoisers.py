@@ -93,7 +93,7 @@ def build(modality: str, shape: tuple[int, ...], n_classes: int, k: int,
 
 def load(modality: str, folder: str) -> nn.Module:
     cls = {"image": ConditionalUNet2D, "sequence": UNet1DModel, "tabular": MLPDenoiser}[modality]
-    return cls.from_pretrained(folder)
+    return cls.from_pretrained(folder, low_cpu_mem_usage=False)  # `accelerate` is not needed
 
 
 def predict(model: nn.Module, x: torch.Tensor, t: torch.Tensor, label: torch.Tensor,

@@ -129,9 +129,22 @@ def main(argv: Sequence[str] | None = None) -> None:
                 data={s: d for s, (d, _) in loaded.items()},
                 shared={s: h for s, (_, h) in loaded.items()})
     _warm_imports([m for m, _ in cells])
+    _check_upstream(params, args.domain, cells)
     waiting = [w for w in run_cells(construct_cell, cells, params.grid.workers) if w]
     if waiting:
         sys.exit("waiting: " + "\n".join(waiting))
+
+
+def _check_upstream(params: Params, domain: str, cells: list[tuple[str, int]]) -> None:
+    """Open every upstream file the cells will read (milliseconds) before any cell starts: a
+    damaged one ends the stage in one line naming it and the command that rebuilds it, before
+    a cell could move a ledger aside or buy an answer.
+    """
+    for seed in sorted({s for _, s in cells}):
+        res = resources(params, _JOB["data"][seed], domain, seed)
+        res.embeddings  # noqa: B018  (read and checked on access)
+    if {m for m, _ in cells} - {"seed_only", "random"}:
+        res.encoder, res.generator, res.judge  # noqa: B018
 
 
 def _warm_imports(methods: list[str]) -> None:
