@@ -429,6 +429,13 @@ class GeneratorParams:
         _require(len(self.channels) >= 1 and all(c >= 8 and c % 8 == 0 for c in self.channels),
                  "channels", self.channels, "multiples of 8 (GroupNorm with 8 groups)")
 
+    SAMPLING = ("sampler", "sample_steps", "guidance", "eval_samples")  # read after training
+
+    def training(self) -> dict[str, Any]:
+        """The settings the weights depend on: a sampling setting changed is measured again
+        (and sampled with in ``construct``), never trained again."""
+        return {k: v for k, v in as_dict(self).items() if k not in self.SAMPLING}
+
 
 @dataclass(frozen=True)
 class TrackingParams:

@@ -192,7 +192,9 @@ def test_unchanged_repro_is_a_no_op(workspace, first_run) -> None:
 
 
 def _files(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    """A folder's files but its stamps (a measure stamp digests a report with timings)."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*")
+            if p.is_file() and p.suffix != ".stamp"}
 
 
 def test_generator_stage_retrains_only_the_domain_whose_inputs_changed(workspace,
@@ -344,3 +346,24 @@ def test_cells_in_parallel_equal_cells_in_turn(workspace, first_run) -> None:
         assert {k: after[k] for k in same} == {k: before[m][k] for k in same}, m
         np.testing.assert_array_equal(
             np.load(workspace / f"runs/biomedical/{m}/seed0/dataset.npz")["meta.item"], items[m])
+
+
+def test_a_sampling_setting_is_measured_again_not_trained(workspace, first_run) -> None:
+    """A guidance sweep trains nothing: the generator stage keeps every domain's weights (its
+    training stamp matches) and only measures again, with the new setting in the report."""
+    grid = _grid(workspace)
+    weights = {d: _files(workspace / f"generators/{d}") for d in grid["domains"]}
+    path = workspace / "params.yaml"
+    text = path.read_text()
+    assert text.count("guidance: 2.0 ") == 1
+    path.write_text(text.replace("guidance: 2.0 ", "guidance: 1.5 "))
+    try:
+        log = _sh(["dvc", "repro", "generator"], workspace)
+    finally:
+        path.write_text(text)
+    for domain in grid["domains"]:
+        assert f"generator {domain}: weights current, measured again" in log
+        assert _files(workspace / f"generators/{domain}") == weights[domain]
+        report = json.loads((workspace / f"reports/generators/{domain}.json").read_text())
+        assert report["guidance"] == 1.5
+    assert "trained (" not in log

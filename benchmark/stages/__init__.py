@@ -198,22 +198,24 @@ def up_to_date(stamp: Path, current: str, *outputs: Path) -> bool:
     """
     if not stamp.is_file() or not all(path.exists() for path in outputs):
         return False
-    return stamp.read_text().split("\n") == [current, files_digest(outputs, skip=stamp)]
+    return stamp.read_text().split("\n") == [current, files_digest(outputs)]
 
 
 def write_stamp(stamp: Path, current: str, *outputs: Path) -> None:
     """Record that a unit is done: its inputs' digest and its outputs' (written last)."""
-    atomic_write_text(stamp, f"{current}\n{files_digest(outputs, skip=stamp)}")
+    atomic_write_text(stamp, f"{current}\n{files_digest(outputs)}")
 
 
-def files_digest(paths: Sequence[Path], skip: Path | None = None) -> str:
-    """A hash of the names and contents of the files under ``paths`` (folders or files),
-    ``skip`` left out (a stamp that records the digest of its own folder).
+def files_digest(paths: Sequence[Path]) -> str:
+    """A hash of the names and contents of the files under ``paths`` (folders or files).
+
+    Stamps (``*.stamp``) are left out: they record digests of the folder they sit in, and
+    what was measured about a model (its report's stamp) is not the model.
     """
     content = hashlib.sha256()
     for root in paths:
         files = sorted(root.rglob("*")) if root.is_dir() else [root]
-        for path in (p for p in files if p.is_file() and p != skip):
+        for path in (p for p in files if p.is_file() and p.suffix != ".stamp"):
             content.update(str(path.relative_to(root.parent)).encode())
             content.update(path.read_bytes())
     return content.hexdigest()

@@ -3,11 +3,15 @@ by every method) and measure it against held-out real data.
 
 One process pays the diffusers / Lightning import once, and ``grid.workers`` forked workers
 train domains at once, one thread each: two one-thread fits keep both cores busy, where one
-two-thread fit ran at most 1.45x faster (the 16x16 image UNet; the sequence UNet not at all). A
-domain whose inputs (its data, embeddings, encoder and judge files, the ``generator`` and
-``patterns`` params, this stage's code) and weights match its stamp, and whose report loads,
-is not retrained, so a change to one domain retrains that domain's generator only, and a
-damaged output is rebuilt rather than trusted. ``--domain D`` runs one domain of the grid.
+two-thread fit ran at most 1.45x faster (the 16x16 image UNet; the sequence UNet not at all).
+Two stamps per domain, split by what each setting invalidates: ``generator.stamp`` (its data,
+embeddings and encoder files, the training settings of ``generator``, ``patterns``, this
+stage's code) with the digest of the weights, and ``measure.stamp`` (that, the sampling
+settings ``sampler`` / ``sample_steps`` / ``guidance`` / ``eval_samples`` and the judge) with
+the digest of the report and plot. A domain whose two stamps match is kept; one whose weights
+match but whose sampling settings or judge changed is only measured again (seconds); so a
+guidance sweep trains nothing, a change to one domain retrains that domain's generator only,
+and a damaged output is rebuilt rather than trusted. ``--domain D`` runs one domain.
 
 Training data: seed (labelled) + pool (label = null token); the condition is (class, cluster),
 with clusters recomputed deterministically by ``benchmark.patterns.discover`` on the pretrained
@@ -23,6 +27,7 @@ swapped in whole), a JSON report (DVC metrics) and a PNG of samples (DVC plot), 
 
 from __future__ import annotations
 
+import hashlib
 import io
 import time
 from collections.abc import Callable, Sequence
@@ -38,6 +43,7 @@ from benchmark.io import (
     DataFormatError,
     atomic_write,
     atomic_write_json,
+    atomic_write_text,
     read_json,
     read_npz,
     replace_dir,
@@ -68,7 +74,9 @@ if TYPE_CHECKING:
     from benchmark.generators.measure import Judge
 
 _SPLITS = ("seed", "pool", "val", "reference")
-STAMP = "generator.stamp"  # digest of a domain's inputs, written last: a matching one means done
+STAMP = "generator.stamp"  # the training inputs' digest and the weights', written last
+MEASURED = "measure.stamp"  # the measurement's inputs' digest and the report's, written last
+TRAINING = "training.json"  # steps and losses of the fit, which the report repeats
 _JOB: dict[str, Any] = {}  # what every domain of this stage shares; forked workers inherit it
 
 
@@ -83,35 +91,51 @@ def main(argv: Sequence[str] | None = None) -> None:
     domains = grid_domains(params.grid, args.domain)
     code = code_digest(["benchmark.stages.generator"])
     stamps = {d: stamp(params, d, code) for d in domains}
-    todo = [d for d in domains if not done(d, stamps[d])]
-    for domain in sorted(set(domains) - set(todo)):
+    todo = {d: state(d, *stamps[d]) for d in domains}
+    for domain in sorted(d for d, how in todo.items() if how == "kept"):
         print(f"generator {domain}: inputs and outputs unchanged since it was trained, kept",
               flush=True)
-    _JOB.update(params=params, stamps=stamps)
-    run_cells(train_domain, [(d,) for d in sorted(todo, key=cost, reverse=True)],
+    _JOB.update(params=params, stamps=stamps, todo=todo)
+    run_cells(train_domain, [(d,) for d in sorted((d for d, how in todo.items() if how != "kept"),
+                                                  key=cost, reverse=True)],
               params.grid.workers)
 
 
-def stamp(params: Params, domain: str, code: str) -> str:
-    """Everything a domain's generator and its report depend on."""
-    inputs = [domain_dir(domain), embeddings_dir(domain), encoder_dir(domain),
-              annotator_dir(domain)]
-    return digest({"generator": as_dict(params.generator), "patterns": as_dict(params.patterns),
-                   "code": code, "inputs": files_digest([p for p in inputs if p.exists()])})
+def stamp(params: Params, domain: str, code: str) -> tuple[str, str]:
+    """What a domain's weights depend on, and what its report depends on beyond them."""
+    inputs = [domain_dir(domain), embeddings_dir(domain), encoder_dir(domain)]
+    trained = digest({"generator": params.generator.training(), "code": code,
+                      "patterns": as_dict(params.patterns),
+                      "inputs": files_digest([p for p in inputs if p.exists()])})
+    sampling = {k: getattr(params.generator, k) for k in params.generator.SAMPLING}
+    judge = files_digest([annotator_dir(domain)] if annotator_dir(domain).exists() else [])
+    return trained, digest({"trained": trained, "sampling": sampling, "judge": judge})
 
 
-def done(domain: str, current: str) -> bool:
-    """Whether a domain's generator is trained for ``current`` inputs and intact: the stamp
-    covers the weights (digests, not the report, whose timings change on every fit: the stamp
-    lives in the folder ``construct`` depends on), the report must load and the plot exist.
-    """
-    if not up_to_date(generator_dir(domain) / STAMP, current, generator_dir(domain)):
-        return False
+def state(domain: str, trained: str, measured: str) -> str:
+    """``kept`` (weights and report current and intact), ``measure`` (weights current, the
+    report not: a sampling setting or the judge changed, or it was damaged) or ``train``."""
+    folder = generator_dir(domain)
+    if not up_to_date(folder / STAMP, trained, folder):
+        return "train"
+    stamp_file = folder / MEASURED
+    if stamp_file.is_file() and stamp_file.read_text().split("\n") == [measured,
+                                                                      _measured(domain)]:
+        return "kept"
+    return "measure"
+
+
+def _measured(domain: str) -> str:
+    """A digest of what the measurement wrote, its seconds aside (they differ on every run,
+    and this stamp sits in the folder ``construct`` depends on); empty if a file is gone or
+    damaged."""
     try:
-        read_json(generator_report(domain))
+        report = read_json(generator_report(domain))
+        plot = generator_plot(domain).read_bytes()
     except (FileNotFoundError, DataFormatError):
-        return False
-    return generator_plot(domain).is_file()
+        return ""
+    return digest({"report": {k: v for k, v in report.items() if not k.startswith("compute/")},
+                   "plot": hashlib.sha256(plot).hexdigest()})
 
 
 def cost(domain: str) -> float:
@@ -122,41 +146,54 @@ def cost(domain: str) -> float:
 
 
 def train_domain(domain: str) -> None:
-    """Fit, save, measure and plot one domain's generator; its stamp goes last."""
+    """Fit and save one domain's generator unless its weights are current, then measure and
+    plot it; each stamp goes last."""
     from benchmark import generators
     from benchmark.generators.train import fit
 
     params = _JOB["params"]
     cfg = params.generator
-    (generator_dir(domain) / STAMP).unlink(missing_ok=True)  # a kill from here on retrains
-    start = time.perf_counter()
+    trained_stamp, measured_stamp = _JOB["stamps"][domain]
+    folder = generator_dir(domain)
+    (folder / MEASURED).unlink(missing_ok=True)  # a kill from here on measures again
     data = load_domain(domain_dir(domain), splits=_SPLITS)
     z = read_npz(embeddings_file(domain, PRETRAINED), _SPLITS, f"dvc repro pretrain@{domain}")
     found = pt.discover_with(params.patterns, z["seed"], z["pool"])
-    learn = load_learning_data(domain_dir(domain))
     embed = embedder(domain, data)
-    x = np.concatenate([learn["seed"].x, learn["pool"].x]).astype(np.float32)
-    label = np.concatenate([learn["seed"].y, np.full(len(learn["pool"]), data.n_classes)])
-    own = "transfer_from" not in data.info  # the cached embeddings are of this domain's items
-    cluster = (np.concatenate([found.assign(z["seed"]), found.assign(z["pool"])]) if own
-               else found.assign(embed(x)))
-    gen = generators.build(data.modality, x, data.n_classes, found.k, cfg.channels, cfg.width,
-                           cfg.timesteps, cfg.prediction, cfg.schedule, cfg.seed)
-    losses = fit(gen, x, label, cluster, cfg.steps.of(data.modality), cfg.batch_size,
-                 cfg.lr, cfg.drop, cfg.seed, name=f"generator {domain}",
-                 snr_gamma=cfg.snr_gamma, ema=cfg.ema)
-    trained = time.perf_counter()
-    replace_dir(generator_dir(domain), gen.save)
-    saved = time.perf_counter()
+    if _JOB["todo"][domain] == "train":
+        (folder / STAMP).unlink(missing_ok=True)  # a kill from here on retrains
+        start = time.perf_counter()
+        learn = load_learning_data(domain_dir(domain))
+        x = np.concatenate([learn["seed"].x, learn["pool"].x]).astype(np.float32)
+        label = np.concatenate([learn["seed"].y, np.full(len(learn["pool"]), data.n_classes)])
+        own = "transfer_from" not in data.info  # the cached embeddings are of this domain's
+        cluster = (np.concatenate([found.assign(z["seed"]), found.assign(z["pool"])]) if own
+                   else found.assign(embed(x)))
+        gen = generators.build(data.modality, x, data.n_classes, found.k, cfg.channels,
+                               cfg.width, cfg.timesteps, cfg.prediction, cfg.schedule, cfg.seed)
+        losses = fit(gen, x, label, cluster, cfg.steps.of(data.modality), cfg.batch_size,
+                     cfg.lr, cfg.drop, cfg.seed, name=f"generator {domain}",
+                     snr_gamma=cfg.snr_gamma, ema=cfg.ema)
+        head = max(1, len(losses) // 10)
+        fitted = {"steps": len(losses), "loss/first": float(np.mean(losses[:head])),
+                  "loss/last": float(np.mean(losses[-head:]))}  # no seconds: same fit, same bytes
+        train_s = round(time.perf_counter() - start, 3)
+
+        def save(dest: Any) -> None:
+            gen.save(dest)
+            atomic_write_json(dest / TRAINING, fitted)
+        replace_dir(folder, save)
+        write_stamp(folder / STAMP, trained_stamp, folder)
+    else:
+        gen, train_s = generators.load(folder), 0.0  # the weights are kept: no training spent
+    fitted = read_json(folder / TRAINING, "dvc repro generator")
+    start = time.perf_counter()
     judge = annotator_judge(domain, embed, z)
     from benchmark.generators.evaluate import evaluate
 
     report, samples = evaluate(gen, data, z, found, embed, cfg, judge)
-    head = max(1, len(losses) // 10)
-    report.update({"steps": len(losses), "loss/first": float(np.mean(losses[:head])),
-                   "loss/last": float(np.mean(losses[-head:])),
-                   "compute/train_s": round(trained - start, 3),
-                   "compute/measure_s": round(time.perf_counter() - saved, 3)})
+    report.update({**fitted, "compute/train_s": train_s,
+                   "compute/measure_s": round(time.perf_counter() - start, 3)})
     atomic_write_json(generator_report(domain), report)
     plot(data, samples, domain)
     from benchmark.tracking import track_domain_report
@@ -164,8 +201,10 @@ def train_domain(domain: str) -> None:
     config = {"domain": domain, "profile": params.profile, "generator": as_dict(cfg)}
     track_domain_report(params.tracking, params.grid.experiment, params.profile, domain,
                         "generator", config, report, generator_plot(domain))
-    write_stamp(generator_dir(domain) / STAMP, _JOB["stamps"][domain], generator_dir(domain))
-    print(f"generator {domain}: trained ({len(losses)} steps) and measured", flush=True)
+    atomic_write_text(folder / MEASURED, f"{measured_stamp}\n{_measured(domain)}")
+    how = (f"trained ({fitted['steps']} steps) and measured"
+           if _JOB["todo"][domain] == "train" else "weights current, measured again")
+    print(f"generator {domain}: {how}", flush=True)
 
 
 def embedder(domain: str, data: DomainData) -> Callable[[np.ndarray], np.ndarray]:
