@@ -17,6 +17,7 @@ class RandomSampling(Method):
     """
 
     name = "random"
+    upstream = False  # real pool items only: no generator, no judge
 
     def __init__(self, balance_groups: bool = False) -> None:
         self.balance_groups = balance_groups

@@ -13,6 +13,7 @@ class SeedOnly(Method):
     """Buys nothing: proposes no candidates, so the loop stops in its first round."""
 
     name = "seed_only"
+    upstream = False  # real pool items only: no generator, no judge
 
     def propose(self, view: RoundView) -> Candidates:
         return view.pool.subset(np.array([], dtype=np.int64))

@@ -232,6 +232,10 @@ class Method(ABC):
     """
 
     name: ClassVar[str]
+    # whether it calls on the upstream models (the generator, the encoder on new items, the
+    # judge behind synthetic answers): the stage loads and checks them, and schedules its cells
+    # first, only for methods that do
+    upstream: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

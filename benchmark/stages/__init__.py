@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -73,9 +73,9 @@ def domain_cells_args(description: str, argv: Sequence[str] | None) -> argparse.
     return parser.parse_args(argv)
 
 
-def grid_cells(grid: Any, method: str | None = None, seed: int | None = None
-               ) -> list[tuple[str, int]]:
-    """The (method, seed) cells of the grid, the costly model-assisted ones first so that two
+def grid_cells(grid: Any, method: str | None = None, seed: int | None = None,
+               light: Collection[str] = ()) -> list[tuple[str, int]]:
+    """The (method, seed) cells of the grid, those of ``light`` methods last so that two
     workers finish together; ``method`` / ``seed`` filter and must be in the grid.
     """
     # a filter outside the grid would select no cell: a silent exit 0
@@ -85,10 +85,9 @@ def grid_cells(grid: Any, method: str | None = None, seed: int | None = None
     if seed is not None and seed not in grid.seeds:
         raise ConfigError(f"--seed {seed}: not in the grid; expected one of "
                           f"params.yaml grid.seeds {grid.seeds}")
-    cheap = ("seed_only", "random")
     cells = [(m, s) for m in grid.methods for s in grid.seeds
              if (method is None or m == method) and (seed is None or s == seed)]
-    return sorted(cells, key=lambda c: c[0] in cheap)
+    return sorted(cells, key=lambda c: c[0] in light)
 
 
 T = TypeVar("T")

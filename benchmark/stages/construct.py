@@ -114,8 +114,10 @@ _JOB: dict[str, Any] = {}  # what every cell of this stage shares; forked worker
 def main(argv: Sequence[str] | None = None) -> None:
     args = domain_cells_args(__doc__, argv)
     params = load_params()
-    cells = grid_cells(params.grid, args.method, args.seed)
     # unknown methods fail here, in one line
+    plugins = {m: METHODS.get(params.method_plugin(m)) for m in params.grid.methods}
+    light = {m for m, plugin in plugins.items() if not plugin.upstream}
+    cells = grid_cells(params.grid, args.method, args.seed, light)
     code = {method: method_code(params, method) for method in {m for m, _ in cells}}
     redraw = params.replicates.redraw
 
@@ -128,14 +130,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     _JOB.update(params=params, domain=args.domain, code=code,
                 data={s: d for s, (d, _) in loaded.items()},
                 shared={s: h for s, (_, h) in loaded.items()})
-    _warm_imports([m for m, _ in cells])
-    _check_upstream(params, args.domain, cells)
+    heavy = {m for m, _ in cells} - light
+    _warm_imports(heavy)
+    _check_upstream(params, args.domain, cells, heavy)
     waiting = [w for w in run_cells(construct_cell, cells, params.grid.workers) if w]
     if waiting:
         sys.exit("waiting: " + "\n".join(waiting))
 
 
-def _check_upstream(params: Params, domain: str, cells: list[tuple[str, int]]) -> None:
+def _check_upstream(params: Params, domain: str, cells: list[tuple[str, int]],
+                    heavy: set[str]) -> None:
     """Open every upstream file the cells will read (milliseconds) before any cell starts: a
     damaged one ends the stage in one line naming it and the command that rebuilds it, before
     a cell could move a ledger aside or buy an answer.
@@ -143,16 +147,16 @@ def _check_upstream(params: Params, domain: str, cells: list[tuple[str, int]]) -
     for seed in sorted({s for _, s in cells}):
         res = resources(params, _JOB["data"][seed], domain, seed)
         res.embeddings  # noqa: B018  (read and checked on access)
-    if {m for m, _ in cells} - {"seed_only", "random"}:
+    if heavy:  # methods that call on the upstream models
         res.encoder, res.generator, res.judge  # noqa: B018
 
 
-def _warm_imports(methods: list[str]) -> None:
+def _warm_imports(heavy: set[str]) -> None:
     """Import what the cells will need once, before forking, so no worker pays for it (and no
     import lands inside a cell's ``compute/construct_s``)."""
     import benchmark.metrics.diversity  # noqa: F401  (the round metrics: fairlearn)
 
-    if set(methods) - {"seed_only", "random"}:
+    if heavy:
         import benchmark.annotation.acquisition  # noqa: F401
         import benchmark.encoders  # noqa: F401
         import benchmark.generators  # noqa: F401
