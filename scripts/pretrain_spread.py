@@ -23,7 +23,7 @@ from benchmark.config import Params, load_params
 from benchmark.data import load_domain, load_learning_data
 from benchmark.metrics.stats import mean_ci
 from benchmark.paths import domain_dir
-from benchmark.stages.patterns import lift_spread, rare_of, scores
+from benchmark.pattern_scores import lift_spread, rare_of, scores
 
 COLUMNS = ("probe on seed labels", "probe on pool labels", "chosen lift", "lift over seeds")
 

@@ -42,6 +42,20 @@ def test_every_stage_module_is_a_dependency_of_its_stage() -> None:
         assert f"benchmark/stages/{name}.py" in body["deps"], name
 
 
+def test_every_module_a_stage_imports_is_a_dependency_of_its_stage() -> None:
+    """A module missing from a stage's deps would let `dvc repro` keep results its new code
+    would change: the deps must cover the stage module's import closure in benchmark/."""
+    from benchmark import closure
+
+    for name, stage in _stages().items():
+        deps = stage.get("do", stage)["deps"]
+        files = {p.resolve().relative_to(REPO).as_posix()
+                 for p in closure.closure(f"benchmark.stages.{name}")
+                 if p.resolve().is_relative_to(REPO)}
+        missing = sorted(f for f in files if f.startswith("benchmark/") and not _covered(f, deps))
+        assert not missing, f"stage {name}: imports {missing}, not in its deps"
+
+
 def test_encoder_and_pattern_paths_match_paths_module() -> None:
     stages = _stages()
     pretrain, patterns = stages["pretrain"]["do"], stages["patterns"]["do"]

@@ -66,7 +66,7 @@ def test_forked_workers_die_with_the_stage_process(tmp_path) -> None:
 def test_pattern_probes_train_on_seed_and_on_pool_labels(smoke_params) -> None:
     """``probe_acc`` learns from the seed's labels, ``probe_acc_pool`` from the pool's: with the
     seed's labels scrambled only the first falls to chance."""
-    from benchmark.stages.patterns import scores
+    from benchmark.pattern_scores import scores
 
     data = make_domain(n=300)
     seed = data["seed"]
