@@ -18,6 +18,20 @@ def test_input_errors_end_in_one_clear_line() -> None:
                                 "expected a non-negative cost")
 
 
+def test_a_folder_it_may_not_write_is_one_line_naming_it(tmp_path) -> None:
+    """A read-only results folder (root ignores permissions, so the error is raised as the
+    OS raises it): the path, in one line, no traceback."""
+    folder = tmp_path / "results" / "robotics"
+
+    def main() -> None:
+        raise PermissionError(13, "Permission denied", str(folder / "metrics.json"))
+
+    with pytest.raises(SystemExit) as exit_:
+        run(main)
+    assert exit_.value.code == (f"error: {folder / 'metrics.json'}: permission denied; the "
+                                "stage must be able to write its outputs there")
+
+
 def test_bugs_still_raise_with_their_traceback() -> None:
     def main() -> None:
         raise ZeroDivisionError
