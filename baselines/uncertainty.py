@@ -6,8 +6,8 @@ pseudo-labels: what adaptive adds beyond it is what the comparison measures.
 
 from __future__ import annotations
 
+from benchmark.acquisition import ACQUISITIONS
 from benchmark.annotation import Request
-from benchmark.annotation.acquisition import ACQUISITIONS
 from benchmark.assist import committee
 from benchmark.method import METHODS, Candidates, Method, RoundView, label_requests
 

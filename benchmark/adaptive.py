@@ -39,8 +39,8 @@ from typing import Any
 import numpy as np
 
 from benchmark import patterns as pt
+from benchmark.acquisition import ACQUISITIONS
 from benchmark.annotation import Annotation, Request
-from benchmark.annotation.acquisition import ACQUISITIONS
 from benchmark.assist import Committee, committee, confidence_threshold
 from benchmark.method import (
     METHODS,

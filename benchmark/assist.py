@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchmark import patterns as pt
-from benchmark.annotation.acquisition import agreement
+from benchmark.acquisition import agreement
 from benchmark.method import Candidates, RoundView
 
 

@@ -1,5 +1,5 @@
-"""Human (or simulated human) feedback: requests and answers, the append-only ledger, the
-simulated annotator with its judge, and the acquisition functions that pick what people see.
+"""Human (or simulated human) feedback: requests and answers, the append-only ledger and the
+answer store, the simulated annotator with its judge, and the bridge to Label Studio.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ say *why*. These figures describe D directly, so that methods can be compared on
   pool's (``group_composition``, ``composition_gap``).
 
 ``prdc`` is ``benchmark.generators.measure.prdc`` and ``committee_consistency`` is
-``benchmark.annotation.acquisition.agreement``, re-exported rather than copied. ``prdc`` is
+``benchmark.acquisition.agreement``, re-exported rather than copied. ``prdc`` is
 resolved on first access because importing ``benchmark.generators`` loads diffusers.
 """
 
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from benchmark.annotation.acquisition import agreement as committee_consistency
+from benchmark.acquisition import agreement as committee_consistency
 
 if TYPE_CHECKING:
     from benchmark.generators.measure import prdc

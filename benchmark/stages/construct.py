@@ -157,7 +157,7 @@ def _warm_imports(heavy: set[str]) -> None:
     import benchmark.metrics.diversity  # noqa: F401  (the round metrics: fairlearn)
 
     if heavy:
-        import benchmark.annotation.acquisition  # noqa: F401
+        import benchmark.acquisition  # noqa: F401
         import benchmark.encoders  # noqa: F401
         import benchmark.generators  # noqa: F401
 

@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from benchmark.annotation.acquisition import agreement
+from benchmark.acquisition import agreement
 from benchmark.generators import measure
 from benchmark.metrics import diversity
 from benchmark.metrics.diversity import (
