@@ -14,10 +14,11 @@ from typing import Any
 
 import numpy as np
 
+from benchmark import modalities
 from benchmark.io import DataFormatError, atomic_write_json, atomic_write_npz
 
 SPLITS: tuple[str, ...] = ("seed", "pool", "val", "test_id", "test_shift", "reference")
-MODALITIES: tuple[str, ...] = ("image", "sequence", "tabular")
+MODALITIES: tuple[str, ...] = tuple(modalities.MODALITIES)  # benchmark/modalities.py
 _META_PREFIX = "meta."
 MIN_ITEMS = 1  # a split with no items breaks every stage that reads it
 TRANSFER_FOLDER = "transfer_from"  # a transfer domain's other site, inside its data folder

@@ -26,10 +26,10 @@ from torch.utils.data import (
     TensorDataset,
 )
 
+from benchmark import modalities
 from benchmark.config import TrainParams
 from benchmark.data import Split
 from benchmark.hardware import require_accelerator
-from benchmark.networks import augment, build_backbone
 from benchmark.progress import trainer_progress
 
 
@@ -41,7 +41,7 @@ class Classifier(pl.LightningModule):
                  augment: bool = True) -> None:
         super().__init__()
         self.save_hyperparameters()
-        self.net = build_backbone(modality, tuple(input_shape), n_classes, width)
+        self.net = modalities.modality(modality).backbone(tuple(input_shape), n_classes, width)
         self.loss = nn.CrossEntropyLoss()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -50,7 +50,7 @@ class Classifier(pl.LightningModule):
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], _: int) -> torch.Tensor:
         x, y = batch
         if self.hparams.augment:
-            x = augment(x, self.hparams.modality)
+            x = modalities.modality(self.hparams.modality).augment(x)
         loss = self.loss(self(x), y)
         self.log("train/loss", loss, on_step=True, on_epoch=False)
         return loss

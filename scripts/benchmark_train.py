@@ -31,11 +31,12 @@ def plain_fit_and_score(dataset, data, params, seed: int) -> dict[str, float]:
     import torch
 
     from benchmark.evaluate import score
-    from benchmark.networks import augment, build_backbone
+    from benchmark.modalities import modality
 
     torch.manual_seed(seed)
     torch.set_num_threads(params.threads)
-    net = build_backbone(data.modality, dataset.x.shape[1:], data.n_classes, params.width)
+    kind = modality(data.modality)
+    net = kind.backbone(dataset.x.shape[1:], data.n_classes, params.width)
     opt = torch.optim.AdamW(net.parameters(), lr=params.lr, weight_decay=params.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=params.max_steps)
     x, y = torch.from_numpy(dataset.x), torch.from_numpy(dataset.y)
@@ -46,7 +47,7 @@ def plain_fit_and_score(dataset, data, params, seed: int) -> dict[str, float]:
     for step in range(params.max_steps):
         net.train()
         xb = x[index[step]]
-        xb = augment(xb, data.modality) if params.augment else xb
+        xb = kind.augment(xb) if params.augment else xb
         loss = loss_fn(net(xb), y[index[step]])
         opt.zero_grad()
         loss.backward()

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark import downstream
+from benchmark import downstream, modalities
 from benchmark.config import TrainParams
 from benchmark.evaluate import score
 from tests.conftest import make_domain
@@ -16,7 +16,7 @@ RECIPE = TrainParams(max_steps=60, batch_size=16, lr=0.01, weight_decay=0.0, val
 @pytest.mark.parametrize("modality, shape", [("image", (3, 12, 12)), ("sequence", (3, 32)),
                                              ("tabular", (7,))])
 def test_backbones_map_inputs_to_class_logits(modality, shape) -> None:
-    net = downstream.build_backbone(modality, shape, 4, width=8)
+    net = modalities.modality(modality).backbone(shape, 4, width=8)
     assert net(torch.zeros(5, *shape)).shape == (5, 4)
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from benchmark.io import atomic_write, atomic_write_json, read_json, read_weights
-from benchmark.networks import build_backbone
+from benchmark.modalities import modality
 
 WEIGHTS, CARD = "judge.pt", "judge.json"
 
@@ -72,7 +72,7 @@ def load(folder: str | Path, embed: Callable[[np.ndarray], np.ndarray],
         raise FileNotFoundError(f"{folder / CARD} is missing: run the annotator stage first "
                                 f"(`{rebuild}`)")
     card = read_json(folder / CARD, rebuild)
-    net = build_backbone(card["modality"], tuple(card["input_shape"]), card["n_classes"],
-                         card["width"])
+    net = modality(card["modality"]).backbone(tuple(card["input_shape"]), card["n_classes"],
+                                              card["width"])
     net.load_state_dict(read_weights(folder / WEIGHTS, rebuild))
     return Judge(net.eval(), card, embed, z_reference)

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from benchmark import modalities
 from benchmark.annotation.ledger import NO_LABEL, Annotation, Ledger, Request, content_digest, price
 from benchmark.annotation.store import AnswerStore
 from benchmark.data import MODALITIES, DataFormatError
@@ -39,7 +40,6 @@ CONTROL, OBJECT = "answer", "item"  # the names of the Choices control and the s
 ZOOM = 8  # nearest-neighbour upscaling, so a person can see each cell of a 16x16 image
 _ARRAYS = ("item", "action", "proposed", "synthetic", "x", "header")
 _HEADER = ("round", "fingerprint", "modality", "class_names")
-_DATA_KEY = {"image": "image", "sequence": "series", "tabular": "features"}
 
 
 class AnswerError(ValueError):
@@ -136,17 +136,7 @@ def label_config(modality: str, class_names: Sequence[str], n_channels: int = 1)
     clash = {KEEP, REJECT} & set(class_names)
     if clash:
         raise ValueError(f"class names {sorted(clash)} clash with the screening answers")
-    if modality == "image":
-        shown = f'<Image name="{OBJECT}" value="$image" zoom="true"/>'
-    elif modality == "sequence":
-        channels = "".join(f'<Channel column="ch{c}" legend="channel {c}"/>'
-                           for c in range(n_channels))
-        shown = (f'<TimeSeries name="{OBJECT}" value="$series" valueType="json" '
-                 f'timeColumn="time">{channels}</TimeSeries>')
-    elif modality == "tabular":
-        shown = f'<Table name="{OBJECT}" value="$features"/>'
-    else:
-        raise ValueError(f"modality {modality!r} is not one of {MODALITIES}")
+    shown = modalities.modality(modality).ls_object(OBJECT, n_channels)
     return (f'<View>\n  <Header value="$instruction"/>\n  {shown}\n'
             f'  <Choices name="{CONTROL}" toName="{OBJECT}" choice="single" required="true" '
             f'value="$choices"/>\n</View>\n')
@@ -172,7 +162,7 @@ def to_tasks(queue: Queue, media_dir: str | Path | None = None) -> list[dict[str
                 "synthetic": bool(queue.synthetic[i]), "round": queue.round,
                 "instruction": _instruction(queue, i),
                 "choices": [{"value": v} for v in options(queue, i)],
-                _DATA_KEY[queue.modality]: _shown(queue, i, media_dir)}
+                modalities.modality(queue.modality).ls_key: _shown(queue, i, media_dir)}
         task: dict[str, Any] = {"data": data}
         if req.action == "verify":
             task["predictions"] = [{"model_version": "proposed", "score": 1.0, "result": [
@@ -199,23 +189,16 @@ def _choice_result(choice: str) -> dict[str, Any]:
 
 def _shown(queue: Queue, index: int, media_dir: str | Path | None) -> Any:
     """The item as Label Studio shows it: an image, a time-series payload or a feature table."""
-    x = queue.x[index]
-    if queue.modality == "sequence":  # C x T
-        series = {f"ch{c}": _round(row) for c, row in enumerate(np.atleast_2d(x))}
-        return {"time": list(range(x.shape[-1])), **series}
-    if queue.modality == "tabular":
-        return {f"f{d}": v for d, v in enumerate(_round(x.ravel()))}
-    png = image_png(x)
-    if media_dir is None:
-        return "data:image/png;base64," + base64.b64encode(png).decode()
-    media_dir = Path(media_dir)
-    name = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{queue.requests[index].item}.png")
-    atomic_write(media_dir / name, lambda fh: fh.write(png))
-    return f"/data/local-files/?d={media_dir.name}/{name}"
+    def stored(x: np.ndarray) -> str:  # an image: inline, or a file Label Studio serves
+        png = image_png(x)
+        if media_dir is None:
+            return "data:image/png;base64," + base64.b64encode(png).decode()
+        folder = Path(media_dir)
+        name = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{queue.requests[index].item}.png")
+        atomic_write(folder / name, lambda fh: fh.write(png))
+        return f"/data/local-files/?d={folder.name}/{name}"
 
-
-def _round(values: np.ndarray) -> list[float]:
-    return [float(f"{v:.4g}") for v in np.asarray(values, dtype=np.float64)]
+    return modalities.modality(queue.modality).ls_payload(queue.x[index], stored)
 
 
 def image_png(x: np.ndarray, zoom: int = ZOOM) -> bytes:
@@ -243,7 +226,7 @@ def export(queue_path: str | Path, out_json: str | Path,
     """Write a queue's tasks (Label Studio's JSON import format) and ``label_config.xml`` beside."""
     queue = read_queue(queue_path)
     tasks = to_tasks(queue, media_dir)
-    n_channels = queue.x.shape[1] if queue.modality == "sequence" and queue.x.ndim == 3 else 1
+    n_channels = queue.x.shape[1] if queue.x.ndim == 3 else 1  # a sequence's C x T
     out_json = Path(out_json)
     atomic_write_json(out_json, tasks)
     atomic_write_text(out_json.with_name("label_config.xml"),

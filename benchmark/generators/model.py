@@ -17,6 +17,7 @@ import torch
 from diffusers import DDPMScheduler
 from torch import nn
 
+from benchmark import modalities
 from benchmark.generators import denoisers
 from benchmark.io import DataFormatError, atomic_write_json, read_json
 
@@ -64,7 +65,7 @@ class Generator:
 
 def _stats(x: np.ndarray, modality: str) -> tuple[np.ndarray, np.ndarray]:
     """Per channel (image, sequence) or per feature (tabular) mean and std, broadcastable."""
-    axes = (0, 2, 3) if modality == "image" else (0, 2) if modality == "sequence" else (0,)
+    axes = modalities.modality(modality).stat_axes
     mean, std = x.mean(axis=axes, keepdims=True), x.std(axis=axes, keepdims=True)
     return mean[0], np.maximum(std[0], 1e-6)
 
@@ -76,7 +77,7 @@ def _static(x: np.ndarray, modality: str) -> tuple[tuple[int, ...], np.ndarray |
     """Sequence channels whose every training item is constant along time, and their distinct
     values (``x`` scaled) when there are at most ``MAX_LEVELS`` of them.
     """
-    if modality != "sequence":
+    if not modalities.modality(modality).static_channels:
         return (), None
     spread = np.ptp(x, axis=2).max(axis=0)  # per channel: the largest within-item range
     scale = np.maximum(np.abs(x).max(axis=(0, 2)), 1.0)

@@ -48,6 +48,7 @@ from benchmark.io import (
     read_npz,
     replace_dir,
 )
+from benchmark.modalities import modality
 from benchmark.paths import (
     PRETRAINED,
     annotator_dir,
@@ -238,7 +239,7 @@ def plot(data: DomainData, samples: dict[str, np.ndarray], domain: str) -> None:
     for row, (name, items) in enumerate((("real val", real), ("generated", fake))):
         for col, item in enumerate(items):
             ax = axes[row, col]
-            _draw(ax, item, data.modality)
+            modality(data.modality).draw(ax, item)
             ax.set_title(f"{name}" + (f" y={samples['labels'][col]}" if row else ""), fontsize=7)
     fig.suptitle(f"{domain}: real (top) and class/cluster-targeted samples (bottom)")
     fig.tight_layout()
@@ -246,18 +247,6 @@ def plot(data: DomainData, samples: dict[str, np.ndarray], domain: str) -> None:
     fig.savefig(buffer, format="png", dpi=80)
     plt.close(fig)
     atomic_write(generator_plot(domain), lambda fh: fh.write(buffer.getvalue()))
-
-
-def _draw(ax: Any, item: np.ndarray, modality: str) -> None:
-    if modality == "image":
-        img = np.transpose(item, (1, 2, 0))
-        ax.imshow((img - img.min()) / max(float(np.ptp(img)), 1e-9))
-        ax.axis("off")
-    elif modality == "sequence":
-        for channel in item:
-            ax.plot(channel, lw=0.8)
-    else:
-        ax.bar(np.arange(len(item)), item)
 
 
 if __name__ == "__main__":

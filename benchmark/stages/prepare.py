@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
+from benchmark import modalities
 from benchmark.config import PARAMS_FILE, ConfigError, DomainParams, Params, load_params
 from benchmark.data import LEARNING_SPLITS, SPLITS, TRANSFER_FOLDER, DomainData, save_domain
 from benchmark.domain import DOMAINS, OptionError
@@ -88,16 +89,13 @@ def check_shape(params: Params, domain: str, modality: str, shape: tuple[int, ..
     levels = len(params.generator.channels)
     factor = 2 ** (levels - 1)
     where = f"{PARAMS_FILE}: domains.{domain}"
-    if modality == "image":
-        side, patch = shape[-1], params.pretrain_for(domain).model.image.patch_size
-        if shape[-2] != side:
-            raise ConfigError(f"{where}: images are {shape[-2]}x{side}; expected square images")
-        length, key = side, "pretrain.model.image.patch_size"
-    elif modality == "sequence":
-        length, patch, key = shape[-1], params.pretrain_for(domain).model.sequence.patch_length, (
-            "pretrain.model.sequence.patch_length")
-    else:
+    try:
+        cut = modalities.modality(modality).patching(shape, params.pretrain_for(domain).model)
+    except ValueError as err:
+        raise ConfigError(f"{where}: {err}") from None
+    if cut is None:
         return
+    length, patch, key = cut
     if length % patch:
         raise ConfigError(f"{where}: input size {length} is not a multiple of {key} = {patch}; "
                           "expected a size the encoder's patches tile exactly")
