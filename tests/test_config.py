@@ -100,6 +100,10 @@ def test_apply_profile_is_reversible_and_keeps_comments(tmp_path) -> None:
     assert "budget: 40" in smoked
     apply_profile("quick", path)
     assert path.read_text() == original
+    for order in (["paper", "quick"], ["smoke", "paper", "quick"], ["paper", "smoke", "quick"]):
+        for name in order:  # byte for byte, through the longest values too (comment columns)
+            apply_profile(name, path)
+        assert path.read_text() == original, order
 
 
 def test_a_domain_no_profile_lists_keeps_its_own_sizes(tmp_path) -> None:
