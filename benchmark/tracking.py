@@ -170,7 +170,9 @@ def _drop_repeated_runs(folder: Path, run_id: str, keep: str) -> None:
 
 # ------------------------------------------------------------------ reading offline runs back
 
-_BLOCK, _HEADER = 32768, 7  # the .wandb file: a 7-byte header, then LevelDB-log records
+# the .wandb file: a 7-byte file header, then LevelDB-log records in 32 KiB blocks, each
+# record behind its own 7-byte header (checksum 4, length 2, kind 1)
+_BLOCK, _FILE_HEADER, _RECORD_HEADER = 32768, 7, 7
 
 
 def _records(path: Path) -> list[bytes]:
@@ -181,14 +183,15 @@ def _records(path: Path) -> list[bytes]:
     if data[:4] != b":W&B":
         raise ValueError(f"{path}: not a W&B run file (header {data[:4]!r})")
     out: list[bytes] = []
-    pos, pending = _HEADER, b""
-    while pos + 7 <= len(data):
+    pos, pending = _FILE_HEADER, b""
+    while pos + _RECORD_HEADER <= len(data):
         left = _BLOCK - pos % _BLOCK
-        if left < 7:  # a block's tail too short for a record header is padding
+        if left < _RECORD_HEADER:  # a block's tail too short for a record header is padding
             pos += left
             continue
         length, kind = int.from_bytes(data[pos + 4:pos + 6], "little"), data[pos + 6]
-        chunk, pos = data[pos + 7:pos + 7 + length], pos + 7 + length
+        start = pos + _RECORD_HEADER
+        chunk, pos = data[start:start + length], start + length
         if kind == 1:
             out.append(chunk)
         elif kind == 2:

@@ -115,8 +115,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = domain_cells_args(__doc__, argv)
     params = load_params()
     # unknown methods fail here, in one line
-    plugins = {m: METHODS.get(params.method_plugin(m)) for m in params.grid.methods}
-    light = {m for m, plugin in plugins.items() if not plugin.upstream}
+    light = {m for m in params.grid.methods if not METHODS.get(params.method_plugin(m)).upstream}
     cells = grid_cells(params.grid, args.method, args.seed, light)
     code = {method: method_code(params, method) for method in {m for m, _ in cells}}
     redraw = params.replicates.redraw
