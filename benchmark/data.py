@@ -18,7 +18,6 @@ from benchmark import modalities
 from benchmark.io import DataFormatError, atomic_write_json, atomic_write_npz
 
 SPLITS: tuple[str, ...] = ("seed", "pool", "val", "test_id", "test_shift", "reference")
-MODALITIES: tuple[str, ...] = tuple(modalities.MODALITIES)  # benchmark/modalities.py
 _META_PREFIX = "meta."
 MIN_ITEMS = 1  # a split with no items breaks every stage that reads it
 TRANSFER_FOLDER = "transfer_from"  # a transfer domain's other site, inside its data folder
@@ -70,8 +69,9 @@ class DomainData:
     info: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.modality not in MODALITIES:
-            raise DataFormatError(f"modality {self.modality!r} is not one of {MODALITIES}")
+        if self.modality not in modalities.names():
+            raise DataFormatError(f"modality {self.modality!r} is not one of "
+                                  f"{modalities.names()}")
         missing = [s for s in SPLITS if s not in self.splits]
         if missing:
             raise DataFormatError(f"domain {self.name!r} lacks splits {missing}")

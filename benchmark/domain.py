@@ -13,7 +13,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from benchmark.data import MODALITIES, DomainData
+from benchmark import modalities
+from benchmark.data import DomainData
 from benchmark.registry import DOMAINS
 
 __all__ = ["DOMAINS", "Domain", "OptionError"]
@@ -42,8 +43,9 @@ class Domain(ABC):
         super().__init_subclass__(**kwargs)
         if inspect.isabstract(cls):
             return
-        if getattr(cls, "modality", None) not in MODALITIES:
-            raise TypeError(f"domain {cls.__name__} must set modality to one of {MODALITIES}")
+        if getattr(cls, "modality", None) not in modalities.names():
+            raise TypeError(f"domain {cls.__name__} must set modality to one of "
+                            f"{modalities.names()}")
 
     @abstractmethod
     def build(self, sizes: Mapping[str, int], seed: int) -> DomainData:

@@ -5,8 +5,10 @@ and a scale profile, in a DVC workspace of its own, its reports published beside
     python -m benchmark.experiment run cost_analysis --profile quick
 
 An overlay is a partial params tree (plus an optional ``profiles:`` section for values that
-depend on the scale, e.g. more seeds in ``paper``). It is composed at load time, never written
-into the tracked ``params.yaml``: the composed params go to the experiment's workspace,
+depend on the scale, e.g. more seeds in ``paper``). It is composed like a profile, over
+``params.yaml`` and its profile (``benchmark.config.with_profile``), never written into the
+tracked ``params.yaml``: the composed params go to the experiment's workspace, in the file's own
+form (``file_form``: the scale keys under ``profiles.<profile>``, where ``dvc.yaml`` tracks them),
 ``.experiments/<name>-<profile>/``, a git + DVC copy of the project that shares the project's
 DVC cache. There ``dvc repro`` runs the same pipeline, so everything DVC gives the main job holds
 per experiment: rerunning the command after a change recomputes only what changed, a killed run
@@ -42,6 +44,7 @@ from benchmark.config import (
     PARAMS_FILE,
     ConfigError,
     deep_merge,
+    file_form,
     parse_params,
     read_yaml,
     with_profile,
@@ -273,7 +276,7 @@ def _repro(root: Path, dest: Path, params: Mapping[str, Any], name: str, what: s
     atomic_write_text(dest / PARAMS_FILE,
                       f"# composed by benchmark.experiment: {name} + profile {what}; "
                       "edit experiments/ and params.yaml, not this file\n"
-                      + yaml.safe_dump(dict(params), sort_keys=False))
+                      + yaml.safe_dump(file_form(params), sort_keys=False))
     env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
     if params.get("tracking", {}).get("mode", "offline") == "offline":
         env["WANDB_MODE"] = "offline"

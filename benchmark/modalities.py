@@ -1,11 +1,15 @@
 """One object per modality: what the harness does differently for images, sequences and
-tables, in one place. Adding a modality means adding one class here, an encoder family
-(``benchmark/encoders``) and a denoiser (``benchmark/generators/denoisers.py``, which builds
-the generator's network per modality beside the networks it defines).
+tables, in one place, found by name in the ``MODALITIES`` registry.
 
-The objects import no other module of the project (so each stage's code digest stays its own)
-and no heavy library until called: torch or matplotlib are imported by the method that needs
-them.
+A modality of your own is a subclass registered through the entry-point group
+``benchmark.modalities`` of your package (like a domain source: ``domains/README.md``). It
+overrides what differs (the downstream network, augmentation, sample drawing, the Label Studio
+view, the input checks) and names its ``kind``: the built-in modality whose per-modality
+settings (``pretrain.model.<kind>``, the steps and members per modality), encoder family and
+``denoiser`` it shares.
+
+The objects import only the registry (so each stage's code digest stays its own) and no heavy
+library until called: torch or matplotlib are imported by the method that needs them.
 """
 
 from __future__ import annotations
@@ -14,15 +18,22 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from benchmark.registry import PluginLoadError, Registry, UnknownNameError
+
 if TYPE_CHECKING:
     import torch
     from torch import nn
+
+
+KINDS = ("image", "sequence", "tabular")  # the settings, encoder families and denoisers
 
 
 class Modality:
     """What differs between modalities, with the defaults of a flat feature vector."""
 
     name: str
+    kind = "tabular"  # one of KINDS: whose settings, encoder family and denoiser it uses
+    denoiser = "mlp"  # the generator's network (benchmark.generators.denoisers.DENOISERS)
     stat_axes: tuple[int, ...] = (0,)  # the generator's scaling: per feature
     static_channels = False  # whether constant input channels stay constant in samples
     ls_key = "features"  # the Label Studio task's data key
@@ -60,8 +71,14 @@ class Modality:
         return {f"f{d}": v for d, v in enumerate(_round(x.ravel()))}
 
 
+MODALITIES: Registry[type[Modality]] = Registry("modality",
+                                                entry_point_group="benchmark.modalities")
+
+
+@MODALITIES.register("image")
 class ImageModality(Modality):
-    name = "image"
+    kind = "image"
+    denoiser = "unet2d"
     stat_axes = (0, 2, 3)  # per channel
     ls_key = "image"
 
@@ -97,8 +114,10 @@ class ImageModality(Modality):
         return png(x)
 
 
+@MODALITIES.register("sequence")
 class SequenceModality(Modality):
-    name = "sequence"
+    kind = "sequence"
+    denoiser = "unet1d"
     stat_axes = (0, 2)  # per channel
     static_channels = True  # e.g. climate's location channels
     ls_key = "series"
@@ -127,19 +146,33 @@ class SequenceModality(Modality):
         return {"time": list(range(x.shape[-1])), **series}
 
 
+@MODALITIES.register("tabular")
 class TabularModality(Modality):
-    name = "tabular"
-
-
-MODALITIES: dict[str, Modality] = {
-    m.name: m for m in (ImageModality(), SequenceModality(), TabularModality())}
+    pass
 
 
 def modality(name: str) -> Modality:
-    """The object of a modality name (a clear error for an unknown one)."""
-    if name not in MODALITIES:
-        raise ValueError(f"unknown modality {name!r}; expected one of {sorted(MODALITIES)}")
-    return MODALITIES[name]
+    """The object of a modality name (a clear error for an unknown one or a bad ``kind``)."""
+    try:
+        cls = MODALITIES.get(name)
+    except (UnknownNameError, PluginLoadError) as err:
+        raise ValueError(str(err)) from None
+    if cls.kind not in KINDS:
+        raise ValueError(f"modality {name!r} ({cls.__module__}.{cls.__name__}): kind "
+                         f"{cls.kind!r}; expected one of {KINDS}, the settings it shares")
+    return cls()
+
+
+def code_module(name: str) -> str:
+    """The module that registers modality ``name`` (a code digest follows it: a modality of
+    your own lives outside the modules the stages import).
+    """
+    return MODALITIES.module(name) or __name__
+
+
+def names() -> tuple[str, ...]:
+    """Every modality: the built-in ones and those installed packages register."""
+    return tuple(MODALITIES.names())
 
 
 def _cnn(conv: type, norm: type, pool: type, head_pool: type, c: int, width: int,

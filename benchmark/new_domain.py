@@ -5,8 +5,9 @@
 writes ``../my-soil/pyproject.toml`` (the ``benchmark.domains`` entry point) and
 ``../my-soil/my_soil/soil.py`` (the ``Domain`` class with its data card to fill in and a
 ``build`` to write), and adds to ``params.yaml`` (comments and layout kept) the domain to
-``grid.domains``, its section under ``domains`` (sizes of the first domain there), its
-``pretrain.weights`` entry and its sizes in every profile. What is left is the loader (``build``)
+``grid.domains``, its section under ``domains``, its ``pretrain.weights`` entry, its sizes in
+every profile (those of the first domain there) and the package's folder under ``plugins.code``
+(so that DVC reruns what an edit there touches). What is left is the loader (``build``)
 and ``pip install --no-deps -e ../my-soil``; ``domains/README.md`` says what ``build`` must return.
 """
 
@@ -22,7 +23,6 @@ from typing import Any
 from ruamel.yaml import YAML, YAMLError
 
 from benchmark.config import PARAMS_FILE, ConfigError, yaml_error
-from benchmark.data import MODALITIES
 from benchmark.io import atomic_write, atomic_write_text
 from benchmark.stages import run
 
@@ -83,14 +83,16 @@ def scaffold(name: str, modality: str, package_dir: Path, params: Path = PARAMS_
     if not NAME.fullmatch(name):
         raise ConfigError(f"domain name {name!r}: expected lower-case letters, digits and '_', "
                           "starting with a letter (a module name and a params key)")
-    if modality not in MODALITIES:
-        raise ConfigError(f"--modality: got {modality!r}, expected one of {MODALITIES}")
+    if modality not in SHAPES:
+        raise ConfigError(f"--modality: got {modality!r}, expected one of {sorted(SHAPES)}")
     package = re.sub(r"\W", "_", package_dir.resolve().name).strip("_").lower() or name
     module = package_dir / package / f"{name}.py"
     if module.exists():
         raise ConfigError(f"{module}: already exists; not overwritten")
     yaml, doc = _load(params)
     _add_to_params(doc, name, params)
+    plugins = doc.setdefault("plugins", {}).setdefault("code", {})
+    plugins[package] = str(package_dir.resolve())  # DVC tracks the package's folder
     cls = "".join(part.title() for part in name.split("_"))
     (package_dir / package).mkdir(parents=True, exist_ok=True)
     if not (package_dir / "pyproject.toml").exists():
@@ -119,8 +121,8 @@ def _load(params: Path) -> tuple[YAML, Any]:
 
 
 def _add_to_params(doc: Any, name: str, params: Path) -> None:
-    """The grid entry, the domain's section (a copy of the first domain's sizes), its encoder
-    weights entry and its sizes in every profile (each profile's sizes of that first domain).
+    """The grid entry, the domain's section, its encoder weights entry and its sizes in every
+    profile (each profile's sizes of the first domain: the scale is per profile).
     """
     domains = doc.get("domains") or {}
     if name in domains:
@@ -129,20 +131,21 @@ def _add_to_params(doc: Any, name: str, params: Path) -> None:
         raise ConfigError(f"{params}: domains: empty; expected at least one domain to copy "
                           "sizes from")
     first = next(iter(domains))
-    domains[name] = {"source": name, "seed": 0, "sizes": copy.deepcopy(domains[first]["sizes"]),
-                     "options": {name: {}}}
+    domains[name] = {"source": name, "seed": 0, "options": {name: {}}}
     doc["grid"]["domains"].append(name)
     doc["pretrain"]["weights"][name] = None
-    for profile in (doc.get("profiles") or {}).values():
-        sized = (profile.get("domains") or {}).get(first)
-        if sized is not None and "sizes" in sized:
-            profile["domains"][name] = {"sizes": copy.deepcopy(sized["sizes"])}
+    for key, profile in (doc.get("profiles") or {}).items():
+        sized = (profile.get("domains") or {}).get(first) or {}
+        if "sizes" not in sized:
+            raise ConfigError(f"{params}: profiles.{key}.domains.{first}.sizes: missing; "
+                              "expected every profile to size every domain")
+        profile["domains"][name] = {"sizes": copy.deepcopy(sized["sizes"])}
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("name", help="the domain's name (a module name and params key)")
-    parser.add_argument("--modality", required=True, choices=MODALITIES)
+    parser.add_argument("--modality", required=True, choices=sorted(SHAPES))
     parser.add_argument("--package", required=True, help="the folder of your package "
                         "(created if missing; outside this repository is best)")
     parser.add_argument("--params", default=str(PARAMS_FILE))

@@ -25,6 +25,13 @@ PLUGINS = Path("plugins")  # digests of the registered plugins' code (``plugins`
 ANSWERS = Path("answers")  # per domain, every answer people gave (annotation.store)
 DRAWS = Path("draws")  # per seed, a draw of a domain's data of its own (replicates.redraw)
 METHODS_CODE = PLUGINS / "methods.json"  # the grid's methods (a ``construct`` dep)
+MODALITIES_CODE = PLUGINS / "modalities.json"  # every modality (a dep where modalities.py is)
+FOLDERS_CODE = PLUGINS / "code"  # per folder of plugin code, its digest (``plugin_code``)
+
+
+def folder_code(name: str) -> Path:
+    """The digest of the Python files of ``plugins.code.<name>`` (a ``plugins`` dep)."""
+    return FOLDERS_CODE / f"{name}.json"
 
 
 def domain_code(domain: str) -> Path:

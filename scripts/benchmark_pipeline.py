@@ -81,8 +81,9 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-"))
     subprocess.run(["git", "clone", "-q", str(REPO), str(work)], check=True)
-    subprocess.run([sys.executable, "-m", "benchmark.profile", args.profile], cwd=work,
-                   check=True, env=ENV)
+    params = work / "params.yaml"  # the clone's own file: select the profile on its line
+    params.write_text(re.sub(r"^profile: *\S+", f"profile: {args.profile}", params.read_text(),
+                             count=1, flags=re.MULTILINE))
     stages, total = timed_repro(work)
     kinds: dict[str, float] = {}
     for name, seconds in stages:

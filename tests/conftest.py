@@ -14,13 +14,20 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
-def raw_params() -> dict:
+def params_file() -> dict:
+    """``params.yaml`` as written: sections, ``profile`` and the ``profiles`` overlays."""
     return read_yaml(REPO / "params.yaml")
 
 
 @pytest.fixture(scope="session")
-def smoke_params(raw_params: dict) -> Params:
-    return parse_params(with_profile(raw_params, "smoke"))
+def raw_params(params_file: dict) -> dict:
+    """The raw params a stage validates: the file with its own profile composed in."""
+    return with_profile(params_file)
+
+
+@pytest.fixture(scope="session")
+def smoke_params(params_file: dict) -> Params:
+    return parse_params(with_profile(params_file, "smoke"))
 
 
 def make_domain(n: int = 40, n_classes: int = 3, seed: int = 0) -> DomainData:

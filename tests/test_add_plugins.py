@@ -1,8 +1,9 @@
-"""A newcomer's route (domains/README.md, baselines/README.md): an image domain source, scaffolded
-by ``python -m benchmark.new_domain`` and given its loader, and a baseline in a package of their
-own, outside the repository, registered by its ``pyproject.toml`` and installed editable. The
-contract tests pick both up, the smoke pipeline reports their cells, and ``dvc repro`` reruns what
-an edit of either file touches, and nothing when nothing changed.
+"""A newcomer's route (domains/README.md, baselines/README.md): a domain source, scaffolded by
+``python -m benchmark.new_domain`` and given its loader, a modality of its own (``spotmap``) and a
+baseline, in a package of their own outside the repository, registered by its
+``pyproject.toml`` and installed editable. The contract tests pick them up, the smoke pipeline
+reports their cells, and ``dvc repro`` reruns what an edit of any of the files touches, and
+nothing when nothing changed.
 """
 
 from __future__ import annotations
@@ -23,7 +24,39 @@ from tests.workspace import commit, copy_project, ran, sh
 METHOD_ENTRY = """
 [project.entry-points."benchmark.methods"]
 first_k = "newcomer_plugins.first_k"
+
+[project.entry-points."benchmark.modalities"]
+spotmap = "newcomer_plugins.spotmap"
 """
+
+MODALITY = '''"""``spotmap``: a throw-away modality for the newcomer test."""
+
+import numpy as np
+
+from benchmark.modalities import MODALITIES, ImageModality
+
+
+@MODALITIES.register("spotmap")
+class SpotMap(ImageModality):
+    """Maps of where something is: an image whose position carries the class, so training
+    augments with noise only (an image's flips would move a spot to the other class's corner).
+    Drawn as one heat map, shown in Label Studio without zoom; the image settings, encoder and
+    generator otherwise (``kind``)."""
+
+    kind = "image"
+
+    def augment(self, x):
+        import torch
+
+        return x + 0.05 * torch.randn_like(x)
+
+    def draw(self, ax, item):
+        ax.imshow(np.asarray(item).mean(axis=0), cmap="magma")
+        ax.axis("off")
+
+    def ls_object(self, name, n_channels):
+        return f'<Image name="{name}" value="$image" zoom="false"/>'
+'''
 
 DOMAIN = '''"""Spots: a throw-away image domain source for the newcomer test (domains/README.md)."""
 
@@ -39,7 +72,7 @@ class Spots(Domain):
     for class 1. The group tints the red channel; test_shift brightens every image by
     ``offset``. Patterns are class x group, none of them rare."""
 
-    modality = "image"
+    modality = "spotmap"  # the package's own modality (newcomer_plugins.spotmap)
 
     def __init__(self, offset: float = 0.3) -> None:
         self.offset = offset
@@ -99,6 +132,7 @@ def _install(root: Path, workspace: Path) -> tuple[Path, dict[str, str]]:
         "--package", str(pkg)], workspace)
     (pkg / "newcomer_plugins" / "spots.py").write_text(DOMAIN)  # the loader
     (pkg / "newcomer_plugins" / "first_k.py").write_text(METHOD)
+    (pkg / "newcomer_plugins" / "spotmap.py").write_text(MODALITY)
     with (pkg / "pyproject.toml").open("a") as fh:
         fh.write(METHOD_ENTRY)
     site = root / "site"
@@ -110,18 +144,19 @@ def _install(root: Path, workspace: Path) -> tuple[Path, dict[str, str]]:
     return pkg, {"PYTHONPATH": path}
 
 
-def _use_the_plugins(workspace: Path) -> None:
+def _use_the_plugins(workspace: Path, pkg: Path) -> None:
     """The README's step 3: the domain's section, and the grid narrowed to it (one domain keeps
     the test short) with the new method beside a built-in one.
     """
     path = workspace / "params.yaml"
     params = yaml.safe_load(path.read_text())
-    assert params["domains"]["spots"]["sizes"] == SMOKE  # the scaffold's entries
+    assert params["profiles"]["smoke"]["domains"]["spots"]["sizes"] == SMOKE  # the scaffold's
     assert params["pretrain"]["weights"]["spots"] is None
     params["grid"].update(domains=["spots"], methods=["random", "first_k"])
     params["report"]["baseline"] = "random"
     params["domains"]["spots"]["options"] = {"spots": {"offset": 0.4}}
     params["methods"]["first_k"] = {"k": 1000}
+    assert params["plugins"]["code"]["newcomer_plugins"] == str(pkg.resolve())  # the scaffold's
     path.write_text(yaml.safe_dump(params, sort_keys=False))
     commit(workspace, "spots domain, first_k method")
 
@@ -139,14 +174,21 @@ def test_plugins_from_a_package_of_their_own(tmp_path_factory) -> None:
                   workspace, env)
     assert "6 passed" in contract and "skipped" not in contract, contract
 
-    _use_the_plugins(workspace)
+    _use_the_plugins(workspace, pkg)
     first = sh(["dvc", "repro"], workspace, env)
     stages = ("prepare", "pretrain", "patterns", "annotator", "draws", "construct", "train")
-    assert ran(first) == {f"{s}@spots" for s in stages} | {"generator", "report"}
+    folders = {f"plugin_code@{f}" for f in ("domains", "baselines", "newcomer_plugins")}
+    assert ran(first) == {f"{s}@spots" for s in stages} | folders | {
+        "plugins", "generator", "report"}
     section = (workspace / "reports/summary.md").read_text().split("## spots")[1]
     assert "| random | 1 |" in section and "| first_k | 1 |" in section
     digest = json.loads((workspace / "plugins/domains/spots.json").read_text())
     assert digest["module"] == "newcomer_plugins.spots" and digest["code"]
+    # the package's modality ran every stage: its data, encoder, generator (the sheet it drew)
+    assert json.loads((workspace / "data/spots/domain.json").read_text())["modality"] == "spotmap"
+    code = json.loads((workspace / "plugins/modalities.json").read_text())["spotmap"]
+    assert code["module"] == "newcomer_plugins.spotmap" and code["code"]
+    assert (workspace / "reports/generator_samples/spots.png").read_bytes()[:4] == b"\x89PNG"
 
     _edit(pkg / "newcomer_plugins" / "first_k.py")  # the method's cells rerun, nothing upstream
     edited = ran(sh(["dvc", "repro"], workspace, env))
@@ -159,12 +201,14 @@ def test_plugins_from_a_package_of_their_own(tmp_path_factory) -> None:
     log = sh(["dvc", "repro"], workspace, env)
     seconds = time.perf_counter() - start
     assert ran(log) == set(), log
+    assert "Data and pipelines are up to date." in sh(["dvc", "status"], workspace, env)
     print(f"unchanged dvc repro: {seconds:.1f} s")
 
     _edit(pkg / "newcomer_plugins" / "spots.py")
     # prepare reruns (and draws, which draws from the source: without redraws a no-op); its
     # splits come out byte-identical, so nothing after them does
-    assert ran(sh(["dvc", "repro"], workspace, env)) == {"prepare@spots", "draws@spots"}
+    assert ran(sh(["dvc", "repro"], workspace, env)) == {
+        "plugin_code@newcomer_plugins", "plugins", "prepare@spots", "draws@spots"}
 
 
 def test_closure_follows_a_package_outside_the_repository(tmp_path, monkeypatch) -> None:
@@ -191,9 +235,11 @@ def test_closure_follows_a_package_outside_the_repository(tmp_path, monkeypatch)
 
 def test_plugins_stage_writes_one_digest_per_domain_and_one_for_the_methods(
         tmp_path, monkeypatch) -> None:
+    from benchmark.config import ConfigError
     from benchmark.stages import plugins
 
     params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["plugins"]["code"] = {k: str(REPO / v) for k, v in params["plugins"]["code"].items()}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     monkeypatch.chdir(tmp_path)
     plugins.main([])
@@ -206,6 +252,16 @@ def test_plugins_stage_writes_one_digest_per_domain_and_one_for_the_methods(
     plugins.main([])
     assert (tmp_path / "plugins/methods.json").read_text() == before  # same code, same bytes
 
+    plugins.main(["--folder", "baselines"])  # plugin_code@baselines
+    digest = json.loads((tmp_path / "plugins/code/baselines.json").read_text())
+    assert digest == {"folder": str(REPO / "baselines"),
+                      "code": plugins.folder_digest(REPO / "baselines")}
+    del params["plugins"]["code"]["baselines"]  # a method's file DVC would not see change
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    with pytest.raises(ConfigError, match=r"params.yaml: plugins.code: .*/baselines/__init__.py "
+                       r"\(method 'seed_only' runs it\) lies in none of its folders"):
+        plugins.main([])
+
 
 def test_the_scaffold_writes_a_package_and_every_params_entry(tmp_path, capsys) -> None:
     """`python -m benchmark.new_domain`: the package (entry point, module with its data card)
@@ -213,7 +269,7 @@ def test_the_scaffold_writes_a_package_and_every_params_entry(tmp_path, capsys) 
     """
     import importlib.util
 
-    from benchmark.config import ConfigError, parse_params
+    from benchmark.config import ConfigError, parse_params, with_profile
     from benchmark.domain import DOMAINS
     from benchmark.new_domain import main as new_domain
 
@@ -229,6 +285,7 @@ def test_the_scaffold_writes_a_package_and_every_params_entry(tmp_path, capsys) 
     raw = yaml.safe_load(params.read_text())
     assert raw["grid"]["domains"][-1] == "soil" and raw["pretrain"]["weights"]["soil"] is None
     assert raw["domains"]["soil"]["source"] == "soil"
+    assert raw["plugins"]["code"]["my_soil"] == str((tmp_path / "my-soil").resolve())
     for name, profile in raw["profiles"].items():
         assert profile["domains"]["soil"] == profile["domains"]["biomedical"], name
     assert "# W&B group" in params.read_text()  # comments kept
@@ -236,9 +293,10 @@ def test_the_scaffold_writes_a_package_and_every_params_entry(tmp_path, capsys) 
     loaded = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(loaded)  # registers "soil"
     try:
-        parse_params(raw)  # the new entries validate, the source's options included
+        composed = with_profile(raw)  # the new entries validate, the source's options included
+        parse_params(composed)
         with pytest.raises(NotImplementedError, match=r"Soil\.build: load \["):
-            DOMAINS.get("soil")().build(raw["domains"]["soil"]["sizes"], 0)
+            DOMAINS.get("soil")().build(composed["domains"]["soil"]["sizes"], 0)
     finally:
         DOMAINS.unregister("soil")
     before = params.read_text()

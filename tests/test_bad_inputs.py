@@ -3,7 +3,7 @@
 Every case corrupts one input (a params value, a prepared split, a real-data file, a profile
 name) in a throw-away copy of the project with the smoke profile applied and ``biomedical``
 prepared, then runs the first stage that reads it, as a user would
-(``python -m benchmark.stages.<stage> DOMAIN``, ``benchmark.profile``, ``benchmark.annotate``).
+(``python -m benchmark.stages.<stage> DOMAIN``, ``benchmark.annotate``).
 The contract: a non-zero exit; stderr ends in one ``error: ...`` line naming the file, key or
 path and what was expected; no Python traceback; and not a single file written or changed
 (no ledger of a run that never started, no ``*.tmp``, no half-built model folder). Every
@@ -191,28 +191,37 @@ CASES = [
     pytest.param(PREPARE, params({"construct.budgett": 5}),
                  r"params\.yaml: construct\.budgett: unknown key; expected one of \[",
                  id="unknown-key"),
-    pytest.param(PREPARE, params({"construct.budget": DELETE}),
-                 r"params\.yaml: construct\.budget: missing; expected float", id="missing-key"),
-    pytest.param(PREPARE, params({"construct.rounds": "two"}),
-                 r"params\.yaml: construct\.rounds: got 'two', expected int", id="wrong-type"),
-    pytest.param(PREPARE, params({"construct.budget": -1}),
-                 r"params\.yaml: construct\.budget: got -1\.0, expected a non-negative cost",
-                 id="negative-budget"),
-    pytest.param(["benchmark.stages.construct", "biomedical"], params({"grid.seeds": [-1]}),
-                 r"params\.yaml: grid\.seeds: got \[-1\], expected non-negative integers",
-                 id="negative-seed"),
-    pytest.param(PREPARE, params({"grid.seeds": [0, 0]}),
-                 r"params\.yaml: grid\.seeds: got \[0, 0\], expected a non-empty list without",
-                 id="duplicate-seeds"),
-    pytest.param(PREPARE, params({"domains.biomedical.sizes.val": 0}),
-                 r"params\.yaml: domains\.biomedical\.sizes\.val: got 0, expected a positive",
-                 id="empty-split-size"),
-    pytest.param(PREPARE, params({"patterns.top": 6}),
-                 r"params\.yaml: patterns\.top: got 6, expected between 1 and k - 1 = 5",
-                 id="patterns-top-not-below-k"),
-    pytest.param(PREPARE, params({"train.accelerator": "tpu2"}),
-                 r"params\.yaml: train\.accelerator: got 'tpu2', expected one of 'auto'",
-                 id="unknown-accelerator"),
+    pytest.param(PREPARE, params({"profiles.smoke.construct.budget": DELETE}),
+                 r"params\.yaml: profiles\.smoke: got \"no \['construct\.budget'\]\", expected "
+                 r"the same keys in every profile", id="missing-key"),
+    pytest.param(PREPARE, params({"construct.budget": 40}),
+                 r"params\.yaml: construct\.budget: got 'set here and in profiles', expected only "
+                 r"under profiles\.<profile>\.construct\.budget", id="scale-key-in-a-section"),
+    pytest.param(PREPARE, params({"profile": "huge"}),
+                 r"params\.yaml: profile: got 'huge', expected one of \['paper', 'quick', "
+                 r"'smoke'\]", id="unknown-profile"),
+    pytest.param(PREPARE, params({"profiles.smoke.construct.rounds": "two"}),
+                 r"params\.yaml: profiles\.smoke\.construct\.rounds: got 'two', expected int",
+                 id="wrong-type"),
+    pytest.param(PREPARE, params({"profiles.smoke.construct.budget": -1}),
+                 r"params\.yaml: profiles\.smoke\.construct\.budget: got -1\.0, expected a "
+                 r"non-negative cost", id="negative-budget"),
+    pytest.param(["benchmark.stages.construct", "biomedical"],
+                 params({"profiles.smoke.grid.seeds": [-1]}),
+                 r"params\.yaml: profiles\.smoke\.grid\.seeds: got \[-1\], expected non-negative "
+                 r"integers", id="negative-seed"),
+    pytest.param(PREPARE, params({"profiles.smoke.grid.seeds": [0, 0]}),
+                 r"params\.yaml: profiles\.smoke\.grid\.seeds: got \[0, 0\], expected a non-empty "
+                 r"list without", id="duplicate-seeds"),
+    pytest.param(PREPARE, params({"profiles.smoke.domains.biomedical.sizes.val": 0}),
+                 r"params\.yaml: profiles\.smoke\.domains\.biomedical\.sizes\.val: got 0, "
+                 r"expected a positive", id="empty-split-size"),
+    pytest.param(PREPARE, params({"profiles.smoke.patterns.top": 6}),
+                 r"params\.yaml: profiles\.smoke\.patterns\.top: got 6, expected between 1 and "
+                 r"k - 1 = 5", id="patterns-top-not-below-k"),
+    pytest.param(PREPARE, params({"profiles.smoke.train.accelerator": "tpu2"}),
+                 r"params\.yaml: profiles\.smoke\.train\.accelerator: got 'tpu2', expected one "
+                 r"of 'auto'", id="unknown-accelerator"),
     # params.yaml: names of plugins, domains and methods
     pytest.param(PREPARE, params({"report.baseline": "nosuch"}),
                  r"params\.yaml: report\.baseline: got 'nosuch', expected 'strongest' or one of "
@@ -259,9 +268,9 @@ CASES = [
     pytest.param(["benchmark.stages.prepare", "climate"],
                  both(lambda ws: write_weather(ws / "raw" / "weather.csv", days=220),
                       params(WEATHER)),
-                 r"params\.yaml: domains\.climate\.sizes: source 'seattle_weather' "
-                 r"\(raw/weather\.csv\) has too few items: seed \d+ of 60, .*expected at least "
-                 r"20 per split", id="real-source-too-small"),
+                 r"params\.yaml: profiles\.smoke\.domains\.climate\.sizes: source "
+                 r"'seattle_weather' \(raw/weather\.csv\) has too few items: seed \d+ of 60, "
+                 r".*expected at least 20 per split", id="real-source-too-small"),
     # prepared splits (the first stage that reads them)
     pytest.param(PATTERNS, truncate(VAL),
                  r"data/biomedical/val\.npz: not a readable \.npz split file",
@@ -296,24 +305,17 @@ CASES = [
     pytest.param(PREPARE, params({"domains.biomedical.options.cells.image_size": 14}),
                  r"params\.yaml: domains\.biomedical: input size 14 is not a multiple of "
                  r"pretrain\.model\.image\.patch_size = 4", id="image-side-vs-patch"),
-    pytest.param(PATTERNS, params({"patterns.k": 1000}),
-                 r"params\.yaml: patterns\.k: got 1000, expected at most the 260 items of seed "
-                 r"\+ pool in data/biomedical", id="patterns-k-above-items"),
+    pytest.param(PATTERNS, params({"profiles.smoke.patterns.k": 1000}),
+                 r"params\.yaml: profiles\.smoke\.patterns\.k: got 1000, expected at most the 260 "
+                 r"items of seed \+ pool in data/biomedical", id="patterns-k-above-items"),
     # hardware
-    pytest.param(["benchmark.stages.train", "biomedical"], params({"train.accelerator": "gpu"}),
-                 r"params\.yaml: train\.accelerator: got 'gpu' with train\.devices = 1, but this "
-                 r"machine has 0 such device\(s\); expected 'cpu' or 'auto'",
+    pytest.param(["benchmark.stages.train", "biomedical"],
+                 params({"profiles.smoke.train.accelerator": "gpu"}),
+                 r"params\.yaml: profiles\.smoke\.train\.accelerator: got 'gpu' with "
+                 r"train\.devices = 1, but this machine has 0 such device\(s\); expected 'cpu' or "
+                 r"'auto'",
                  id="train-gpu-absent"),
-    # profiles and the Label Studio bridge
-    pytest.param(["benchmark.profile", "nosuch"], None,
-                 r"params\.yaml: profile 'nosuch' unknown; expected one of \['paper', 'quick', "
-                 r"'smoke'\]", id="unknown-profile"),
-    pytest.param(["benchmark.profile", "quick"], text("params.yaml", "grid: [0\n"),
-                 r"params\.yaml: line 2, column 1: not valid YAML", id="profile-yaml-error"),
-    pytest.param(["benchmark.profile", "quick"],
-                 params({"profiles.quick.construct.budget": -5}),
-                 r"params\.yaml: construct\.budget: got -5\.0, expected a non-negative cost",
-                 id="profile-makes-bad-params"),
+    # the Label Studio bridge
     pytest.param(["benchmark.annotate", "export", "queue.npz", "tasks.json"], None,
                  r"queue\.npz: queue file not found; expected the queue\.npz", id="queue-missing"),
     pytest.param(["benchmark.annotate", "export", "queue.npz", "tasks.json"],

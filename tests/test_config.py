@@ -1,22 +1,27 @@
 import copy
-import json
 
 import pytest
 
-from benchmark.config import ConfigError, load_params, parse_params, with_profile
-from benchmark.profile import apply_profile
+from benchmark.config import (
+    ConfigError,
+    as_written,
+    file_form,
+    load_params,
+    parse_params,
+    with_profile,
+)
 
 
 @pytest.mark.parametrize("profile", ["smoke", "quick", "paper"])
-def test_every_profile_builds(raw_params, profile) -> None:
-    params = parse_params(with_profile(raw_params, profile))
+def test_every_profile_builds(params_file, profile) -> None:
+    params = parse_params(with_profile(params_file, profile))
     assert params.profile == profile
-    assert params.grid.domains == raw_params["grid"]["domains"]  # a profile never changes them
+    assert params.grid.domains == params_file["grid"]["domains"]  # a profile never changes them
 
 
-def test_paper_profile_has_five_seeds_and_bigger_sizes(raw_params) -> None:
-    paper = parse_params(with_profile(raw_params, "paper"))
-    quick = parse_params(with_profile(raw_params, "quick"))
+def test_paper_profile_has_five_seeds_and_bigger_sizes(params_file) -> None:
+    paper = parse_params(with_profile(params_file, "paper"))
+    quick = parse_params(with_profile(params_file, "quick"))
     assert len(paper.grid.seeds) == 5
     assert paper.domains["biomedical"].sizes.pool > quick.domains["biomedical"].sizes.pool
 
@@ -81,55 +86,110 @@ def test_missing_section_is_reported(raw_params) -> None:
         parse_params(raw)
 
 
-def test_profiles_must_set_the_same_keys(raw_params) -> None:
-    raw = copy.deepcopy(raw_params)
+def test_profiles_must_set_the_same_keys(params_file) -> None:
+    raw = copy.deepcopy(params_file)
     raw["profiles"]["smoke"]["construct"] = {"budget": 1}
     with pytest.raises(ConfigError, match=r"profiles.smoke.*construct.rounds"):
-        parse_params(raw)
+        with_profile(raw, "quick")  # every profile, not only the selected one
 
 
-def test_apply_profile_is_reversible_and_keeps_comments(tmp_path) -> None:
-    from tests.conftest import REPO
+NEWCOMER = """
+  soil:
+    source: hopper
+    seed: 0
+    options:
+      hopper: {}
+"""
+SIZES = """
+      soil:
+        sizes:
+          seed: 60
+          pool: {pool}
+          val: 60
+          test_id: 100
+          test_shift: 100
+          reference: 60
+"""
 
-    path = tmp_path / "params.yaml"
-    original = (REPO / "params.yaml").read_text()
-    path.write_text(original)
-    apply_profile("smoke", path)
-    smoked = path.read_text()
-    assert "profile: smoke" in smoked and "# the tests" in smoked
-    assert "budget: 40" in smoked
-    apply_profile("quick", path)
-    assert path.read_text() == original
-    for order in (["paper", "quick"], ["smoke", "paper", "quick"], ["paper", "smoke", "quick"]):
-        for name in order:  # byte for byte, through the longest values too (comment columns)
-            apply_profile(name, path)
-        assert path.read_text() == original, order
 
-
-def test_a_domain_no_profile_lists_keeps_its_own_sizes(tmp_path) -> None:
-    """A domain added without profile entries runs at its own section's sizes under every
-    profile; one listed by some profiles but not all is refused (switching would not revert).
+def _with_soil(text: str) -> str:
+    """A newcomer's domain written in block style: its section, its weights entry and its
+    sizes in every profile, each at a different pool size.
     """
-    from ruamel.yaml import YAML
+    text = text.replace("\ndomains:", "\ndomains:" + NEWCOMER.rstrip("\n"), 1)
+    text = text.replace("robotics: null}", "robotics: null, soil: null}", 1)
+    for k, profile in enumerate(("smoke", "quick", "paper")):
+        head = f"\n  {profile}:"
+        at = text.index("\n    domains:", text.index(head))
+        end = at + len("\n    domains:")
+        text = text[:end] + SIZES.rstrip("\n").format(pool=300 + k) + text[end:]
+    return text
 
+
+def test_the_profile_line_selects_the_scale_and_the_file_is_never_written(tmp_path) -> None:
+    """Profiles compose when params are read: selecting one is its `profile:` line, loading
+    writes nothing, and a newcomer's block-style section works under every profile.
+    """
+    from tests.conftest import REPO
+    from tests.workspace import set_profile
+
+    path = tmp_path / "params.yaml"
+    path.write_text(_with_soil((REPO / "params.yaml").read_text()))
+    for k, profile in enumerate(("smoke", "quick", "paper")):
+        set_profile(path, profile)
+        before = path.read_bytes()
+        params = load_params(path)
+        assert path.read_bytes() == before
+        assert params.profile == profile and params.domains["soil"].sizes.pool == 300 + k
+    assert params.construct.budget == 2000 and params.grid.seeds == [0, 1, 2, 3, 4]
+    set_profile(path, "smoke")
+    assert load_params(path).construct.budget == 40
+
+
+def test_a_scale_key_lives_in_the_profiles_only(params_file) -> None:
+    raw = copy.deepcopy(params_file)
+    raw["construct"]["budget"] = 500  # would never be used: every profile sets it
+    with pytest.raises(ConfigError, match=r"construct.budget: got 'set here and in profiles', "
+                       r"expected only under profiles.<profile>.construct.budget"):
+        with_profile(raw)
+    raw = copy.deepcopy(params_file)
+    del raw["profiles"]["paper"]["domains"]["climate"]
+    with pytest.raises(ConfigError, match=r"profiles.paper.domains.climate.sizes: got 'missing'"):
+        with_profile(raw, "quick")  # every profile, not only the selected one
+    with pytest.raises(ConfigError, match=r"profile: got 'huge', expected one of \['paper', "):
+        with_profile(params_file, "huge")
+
+
+@pytest.mark.parametrize("profile", ["smoke", "quick", "paper"])
+def test_an_experiments_params_file_composes_back(params_file, profile) -> None:
+    """An experiment's workspace gets its composed params in the file's form: every scale key
+    (its overlay's too) under its profile, which composes back to the same params.
+    """
+    merged = with_profile(params_file, profile)
+    merged["construct"] = {**merged["construct"], "rounds": 9}  # an experiment's overlay
+    merged["domains"] = {**merged["domains"], "extra": {
+        **merged["domains"]["robotics"], "sizes": {**merged["domains"]["robotics"]["sizes"]}}}
+    merged["pretrain"]["weights"] = {**merged["pretrain"]["weights"], "extra": None}
+    written = file_form(merged)
+    assert "rounds" not in written["construct"] and "sizes" not in written["domains"]["extra"]
+    assert written["profiles"][profile]["construct"]["rounds"] == 9
+    back = with_profile(written)
+    assert {k: v for k, v in back.items() if k != "profiles"} == {
+        k: v for k, v in merged.items() if k != "profiles"}
+    parse_params(back)
+
+
+def test_an_error_names_a_scale_key_where_the_file_sets_it(tmp_path) -> None:
     from tests.conftest import REPO
 
-    yaml = YAML()
-    doc = yaml.load((REPO / "params.yaml").read_text())
-    doc["domains"]["soil"] = copy.deepcopy(doc["domains"]["robotics"])
-    doc["domains"]["soil"]["sizes"]["pool"] = 777
-    doc["pretrain"]["weights"]["soil"] = None
     path = tmp_path / "params.yaml"
-    with path.open("w") as fh:
-        yaml.dump(doc, fh)
-    for profile in ("smoke", "paper", "quick"):
-        apply_profile(profile, path)
-        params = load_params(path)
-        assert params.domains["soil"].sizes.pool == 777, profile
-        assert params.domains["robotics"].sizes.pool != 777
-    doc["profiles"]["smoke"]["domains"]["soil"] = {"sizes": {"pool": 100}}
-    with pytest.raises(ConfigError, match="same keys in every profile"):
-        parse_params(json.loads(json.dumps(doc)), "params.yaml")
+    path.write_text((REPO / "params.yaml").read_text().replace(
+        "construct: {budget: 300, rounds: 3}", "construct: {budget: -5, rounds: 3}"))
+    with pytest.raises(ConfigError, match=r"params.yaml: profiles.quick.construct.budget: "
+                       r"got -5.0, expected a non-negative cost"):
+        load_params(path)
+    message = f"{path}: train.lr: got -1"  # a section's key stays as it is
+    assert as_written(message, path) == message
 
 
 def test_a_profile_cannot_create_a_domain_section(raw_params) -> None:

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from benchmark.data import MODALITIES, SPLITS
+from benchmark import modalities
+from benchmark.data import SPLITS
 from benchmark.domain import DOMAINS
 from domains.realdata import SourceDataMissing
 
@@ -22,10 +23,11 @@ def built(request):
 
 def test_yields_six_well_formed_splits(built) -> None:
     name, data = built
-    assert data.modality in MODALITIES and set(data.splits) == set(SPLITS)
+    assert data.modality in modalities.names() and set(data.splits) == set(SPLITS)
     for split_name, split in data.splits.items():
         assert 0 < len(split) <= SIZES[split_name], split_name
-        assert split.x.dtype == np.float32 and split.x.ndim == 1 + RANK[data.modality]
+        rank = RANK[modalities.modality(data.modality).kind]  # a modality of its own: its kind's
+        assert split.x.dtype == np.float32 and split.x.ndim == 1 + rank
         assert np.isfinite(split.x).all()
         assert split.y.min() >= 0 and split.y.max() < data.n_classes
         assert split.group.min() >= 0 and split.group.max() < len(data.group_names)

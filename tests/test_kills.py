@@ -51,8 +51,8 @@ def workspace(robotics_upstream: Path, tmp_path_factory) -> Path:
     ws = copy_workspace(robotics_upstream, tmp_path_factory.mktemp("kills") / "ws")
     path = ws / "params.yaml"
     params = yaml.safe_load(path.read_text())
-    params["construct"].update(budget=160, rounds=8)
-    params["train"].update(max_steps=600, val_every=100)
+    params["profiles"]["smoke"]["construct"].update(budget=160, rounds=8)
+    params["profiles"]["smoke"]["train"].update(max_steps=600, val_every=100)
     path.write_text(yaml.safe_dump(params, sort_keys=False))
     return ws
 

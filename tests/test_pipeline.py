@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import yaml
 
+from benchmark.config import read_yaml, with_profile
 from benchmark.tracking import offline_runs
 from tests.conftest import REPO
-from tests.workspace import absent_real_data, commit, copy_project
+from tests.workspace import absent_real_data, commit, copy_project, set_profile
 from tests.workspace import ran as _ran
 from tests.workspace import sh as _sh
 
@@ -44,7 +45,8 @@ def first_run(workspace: Path) -> str:
 
 
 def _grid(workspace: Path) -> dict:
-    return yaml.safe_load((workspace / "params.yaml").read_text())["grid"]
+    """The workspace's grid, its profile composed in (its seeds are the profile's)."""
+    return with_profile(read_yaml(workspace / "params.yaml"))["grid"]
 
 
 @pytest.mark.parametrize(
@@ -78,7 +80,7 @@ def test_repro_reports_every_domain_and_method(workspace, first_run) -> None:
             assert f"| {method} | 1 |" in section
     per_domain = {"prepare", "pretrain", "patterns", "annotator", "draws", "construct", "train"}
     assert _ran(first_run) == {f"{s}@{d}" for s in per_domain for d in grid["domains"]} | {
-        "generator", "report"}
+        "plugin_code@domains", "plugin_code@baselines", "plugins", "generator", "report"}
     assert (workspace / "reports/figures/robustness.png").read_bytes()[:4] == b"\x89PNG"
     metrics = json.loads((workspace / "results/climate/random/seed0/metrics.json").read_text())
     assert metrics["cost/annotation"] == 40.0 and metrics["dataset/size"] == 100.0
@@ -188,7 +190,24 @@ def test_dvc_metrics_and_plots_read(workspace, first_run) -> None:
 
 
 def test_unchanged_repro_is_a_no_op(workspace, first_run) -> None:
+    """Nothing runs, and DVC says so; selecting another profile changes exactly the stages
+    that read a scale key (DVC sees it through ``profiles.${profile}.<section>``).
+    """
     assert _ran(_sh(["dvc", "repro"], workspace)) == set()
+    assert "Data and pipelines are up to date." in _sh(["dvc", "status"], workspace)
+    path = workspace / "params.yaml"
+    text = path.read_text()
+    set_profile(path, "quick")
+    try:
+        status = _sh(["dvc", "status", "--json"], workspace)
+    finally:
+        path.write_text(text)
+    changed = set(json.loads(status))
+    domains = _grid(workspace)["domains"]
+    per_domain = {"prepare", "pretrain", "patterns", "annotator", "draws", "construct", "train"}
+    assert changed == {f"{s}@{d}" for s in per_domain for d in domains} | {
+        "plugins", "generator", "report"}
+    assert "Data and pipelines are up to date." in _sh(["dvc", "status"], workspace)
 
 
 def _files(folder: Path) -> dict[str, bytes]:

@@ -36,10 +36,16 @@ def test_resume_state_persists_across_reruns() -> None:
             assert spec["persist"] is True and spec["cache"] is False
 
 
+def _module(body: dict) -> str:
+    """The stage module a stage's command runs (``python -m benchmark.stages.<module>``)."""
+    return body["cmd"].split(" -m ")[1].split()[0]
+
+
 def test_every_stage_module_is_a_dependency_of_its_stage() -> None:
     for name, stage in _stages().items():
         body = stage.get("do", stage)
-        assert f"benchmark/stages/{name}.py" in body["deps"], name
+        assert _module(body).startswith("benchmark.stages."), name
+        assert _module(body).replace(".", "/") + ".py" in body["deps"], name
 
 
 def test_every_module_a_stage_imports_is_a_dependency_of_its_stage() -> None:
@@ -50,7 +56,7 @@ def test_every_module_a_stage_imports_is_a_dependency_of_its_stage() -> None:
     for name, stage in _stages().items():
         deps = stage.get("do", stage)["deps"]
         files = {p.resolve().relative_to(REPO).as_posix()
-                 for p in closure.closure(f"benchmark.stages.{name}")
+                 for p in closure.closure(_module(stage.get("do", stage)))
                  if p.resolve().is_relative_to(REPO)}
         missing = sorted(f for f in files if f.startswith("benchmark/") and not _covered(f, deps))
         assert not missing, f"stage {name}: imports {missing}, not in its deps"
@@ -66,6 +72,58 @@ def test_encoder_and_pattern_paths_match_paths_module() -> None:
     assert str(paths.embeddings_dir(domain)) in patterns["deps"]
     assert str(paths.pattern_report(domain)) in _paths(patterns["metrics"])
     assert str(paths.pattern_map(domain)) in _paths(patterns["plots"])
+
+
+def _leaves(tree: dict, prefix: str = "") -> list[str]:
+    out = []
+    for key, value in tree.items():
+        path = f"{prefix}{key}"
+        out += _leaves(value, path + ".") if isinstance(value, dict) and value else [path]
+    return out
+
+
+def _under(key: str, section: str) -> bool:
+    return key == section or key.startswith(section + ".")
+
+
+def _foreach(stage: dict, params_file: dict) -> list[tuple[str, str]]:
+    """(key, item) of every stage a ``foreach`` generates (one pair for a plain stage)."""
+    over = stage.get("foreach")
+    if over is None:
+        return [("", "")]
+    node = params_file
+    for part in over.removeprefix("${").removesuffix("}").split("."):
+        node = node[part]
+    return list(node.items()) if isinstance(node, dict) else [(v, v) for v in node]
+
+
+def test_a_stage_sees_the_profile_values_of_what_it_reads(params_file) -> None:
+    """Profiles compose at load time, so DVC sees a scale key only where dvc.yaml lists
+    ``profiles.${profile}.<section>``: a stage listing a section must list that section of the
+    profile too, and every profile must have it (DVC refuses a listed key that is missing).
+    """
+    for name, stage in _stages().items():
+        body = stage.get("do", stage)
+        for key, item in _foreach(stage, params_file):
+            listed = [p.replace("${item}", item).replace("${key}", key)
+                      for p in body.get("params", [])]
+            read = [p for p in listed if not p.startswith("profiles.")]
+            tracked = [p.removeprefix("profiles.${profile}.") for p in listed
+                       if p.startswith("profiles.")]
+            assert all(p.startswith("profiles.${profile}.") for p in listed
+                       if p.startswith("profiles."))
+            for dotted in read:  # DVC refuses a listed key the file does not have
+                node = params_file
+                for part in dotted.split("."):
+                    assert isinstance(node, dict) and part in node, (name, item, dotted)
+                    node = node[part]
+            for profile, overlay in params_file["profiles"].items():
+                keys = _leaves(overlay)
+                for section in tracked:
+                    assert any(_under(k, section) for k in keys), (name, profile, section)
+                for leaf in keys:
+                    if any(_under(leaf, section) for section in read):
+                        assert any(_under(leaf, t) for t in tracked), (name, item, leaf)
 
 
 def test_each_pretrain_stage_depends_only_on_its_own_weights() -> None:
@@ -118,12 +176,23 @@ def test_construct_depends_on_the_upstream_models() -> None:
 
 
 def test_plugin_code_digests_follow_the_registered_modules() -> None:
-    """Plugins may live outside the repository: prepare and construct depend on the digests the
-    always-changed ``plugins`` stage writes, at the paths benchmark/paths.py names.
+    """Plugins may live outside the repository: each folder of ``plugins.code`` is a dependency
+    of its own ``plugin_code`` stage, whose digests ``plugins`` depends on; prepare and construct
+    depend on the digests ``plugins`` writes, at the paths benchmark/paths.py names. Nothing
+    runs on every repro, so ``dvc status`` can say the pipeline is up to date.
     """
     stages = _stages()
-    plugins = stages["plugins"]
-    assert plugins["always_changed"] is True
-    assert _paths(plugins["outs"]) == [str(paths.PLUGINS)]
+    plugins, folders = stages["plugins"], stages["plugin_code"]
+    assert "always_changed" not in plugins and folders["foreach"] == "${plugins.code}"
+    assert "${item}" in folders["do"]["deps"]
+    assert _paths(folders["do"]["outs"]) == [str(paths.folder_code("${key}"))]
+    assert str(paths.FOLDERS_CODE) in plugins["deps"]
+    assert _paths(plugins["outs"]) == [str(paths.PLUGINS / "domains"), str(paths.METHODS_CODE),
+                                       str(paths.MODALITIES_CODE)]
+    for name, stage in stages.items():  # a modality of your own reruns what runs its code
+        deps = stage.get("do", stage)["deps"]
+        if "benchmark/modalities.py" in deps and name not in ("plugin_code", "plugins"):
+            assert str(paths.MODALITIES_CODE) in deps, name
     assert str(paths.domain_code("${item}")) in stages["prepare"]["do"]["deps"]
     assert str(paths.METHODS_CODE) in stages["construct"]["do"]["deps"]
+    assert not any("always_changed" in stage.get("do", stage) for stage in stages.values())

@@ -10,12 +10,12 @@ from tests.conftest import make_domain
 
 def test_input_errors_end_in_one_clear_line() -> None:
     def main() -> None:
-        raise ConfigError("params.yaml: construct.budget: got -1.0, expected a non-negative cost")
+        raise ConfigError("params.yaml: train.lr: got -1.0, expected a positive learning rate")
 
     with pytest.raises(SystemExit) as exit_:
         run(main)
-    assert exit_.value.code == ("error: params.yaml: construct.budget: got -1.0, "
-                                "expected a non-negative cost")
+    assert exit_.value.code == ("error: params.yaml: train.lr: got -1.0, "
+                                "expected a positive learning rate")
 
 
 def test_a_folder_it_may_not_write_is_one_line_naming_it(tmp_path) -> None:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import yaml
 
-from benchmark.config import ConfigError, parse_params, with_profile
+from benchmark.config import ConfigError, file_form, parse_params, with_profile
 from benchmark.data import load_domain, load_learning_data
 from benchmark.paths import domain_dir, transfer_dir
 from benchmark.stages import prepare
@@ -19,9 +19,9 @@ from benchmark.stages import prepare
 TRANSFER = {"seed": 1, "options": {"site_weights": [1, 0, 0], "rare_share": 0.33}}
 
 
-def _params(raw_params: dict, transfer: dict | None) -> dict:
+def _params(params_file: dict, transfer: dict | None) -> dict:
     """The smoke profile plus ``twin``, biomedical again, learning at ``transfer`` if given."""
-    raw = with_profile(copy.deepcopy(raw_params), "smoke")
+    raw = with_profile(copy.deepcopy(params_file), "smoke")
     twin = copy.deepcopy(raw["domains"]["biomedical"])
     if transfer is not None:
         twin["transfer_from"] = transfer
@@ -31,12 +31,13 @@ def _params(raw_params: dict, transfer: dict | None) -> dict:
 
 
 @pytest.fixture()
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, raw_params: dict):
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, params_file: dict):
     """An empty project folder whose params.yaml is written by the test (stages read it)."""
     monkeypatch.chdir(tmp_path)
 
     def write(transfer: dict | None) -> None:
-        (tmp_path / "params.yaml").write_text(yaml.safe_dump(_params(raw_params, transfer)))
+        (tmp_path / "params.yaml").write_text(
+            yaml.safe_dump(file_form(_params(params_file, transfer))))
     return write
 
 
@@ -89,9 +90,9 @@ def test_the_other_site_must_have_the_domains_inputs(workdir) -> None:
     ({"seed": 1, "options": {"site_weights": "site0"}},
      r"domains\.twin\.transfer_from\.options\.site_weights: got 'site0'"),
 ])
-def test_bad_transfer_params_name_the_key(raw_params: dict, transfer: dict, match: str) -> None:
+def test_bad_transfer_params_name_the_key(params_file: dict, transfer: dict, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
-        parse_params(_params(raw_params, transfer))
+        parse_params(_params(params_file, transfer))
 
 
 def test_a_bad_site_share_is_an_option_error_naming_the_key(workdir) -> None:

@@ -31,7 +31,7 @@ from PIL import Image
 from benchmark import modalities
 from benchmark.annotation.ledger import NO_LABEL, Annotation, Ledger, Request, content_digest, price
 from benchmark.annotation.store import AnswerStore
-from benchmark.data import MODALITIES, DataFormatError
+from benchmark.data import DataFormatError
 from benchmark.io import atomic_write, atomic_write_json, atomic_write_npz, atomic_write_text
 
 REJECT = "reject: unrealistic"
@@ -70,8 +70,8 @@ def write_queue(path: str | Path, requests: Sequence[Request], x: np.ndarray,
     x, synthetic = np.asarray(x, dtype=np.float32), np.asarray(synthetic, dtype=bool)
     if not len(requests) == len(x) == len(synthetic):
         raise ValueError(f"{len(requests)} requests but {len(x)} inputs, {len(synthetic)} flags")
-    if modality not in MODALITIES:
-        raise ValueError(f"modality {modality!r} is not one of {MODALITIES}")
+    if modality not in modalities.names():
+        raise ValueError(f"modality {modality!r} is not one of {modalities.names()}")
     if len({r.key for r in requests}) < len(requests):
         raise ValueError("a request appears twice; the ledger keeps one answer per (item, action)")
     for req, synth in zip(requests, synthetic, strict=True):

@@ -14,6 +14,8 @@ from benchmark.config.convert import (
 )
 from benchmark.config.load import (
     PARAMS_FILE,
+    as_written,
+    file_form,
     load_params,
     parse_params,
     read_yaml,
@@ -24,5 +26,5 @@ from benchmark.config.sections import *  # noqa: F403  (every section's dataclas
 from benchmark.config.sections import ENTRY_KEYS, POSTPROCESSORS, Params
 
 __all__ = ["ConfigError", "ENTRY_KEYS", "PARAMS_FILE", "POSTPROCESSORS", "Params", "as_dict",
-           "deep_merge", "load_params", "parse_params", "plugin_options", "read_yaml",
-           "with_profile", "yaml_error"]
+           "as_written", "deep_merge", "file_form", "load_params", "parse_params",
+           "plugin_options", "read_yaml", "with_profile", "yaml_error"]

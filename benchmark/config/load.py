@@ -3,6 +3,7 @@ merged in, and the checks that span sections (plugins and their options, weights
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
@@ -112,7 +113,6 @@ def _check_plugins(params: Params) -> None:
     for ref in params.report.cost_references:
         require(ref in params.grid.methods, "report.cost_references", ref,
                  f"one of grid.methods {params.grid.methods}")
-    _check_profiles(params.profiles)
     for name, overlay in params.profiles.items():
         _check_profile_domains(name, overlay, params.domains)
 
@@ -127,24 +127,43 @@ def _check_weights(params: Params) -> None:
 
 
 def _check_profiles(profiles: Mapping[str, Mapping[str, Any]]) -> None:
-    """All profiles must set the same keys, so switching between them is always reversible."""
+    """All profiles set the same keys: each is the whole scale, which no section sets."""
     key_sets = {name: set(_flatten(overlay)) for name, overlay in profiles.items()}
     union = set().union(*key_sets.values()) if key_sets else set()
     for name, keys in key_sets.items():
         missing = sorted(union - keys)
         require(not missing, f"profiles.{name}", f"no {missing}",
-                 "the same keys in every profile, so switching profiles is reversible")
+                 "the same keys in every profile (the whole scale: no section sets them)")
 
 
 def _check_profile_domains(name: str, overlay: Any, domains: Mapping[str, Any]) -> None:
-    """A profile resizes domains, it never adds one: merged in, a misspelled name would become
-    a sizes-only section that then fails as ``domains.<typo>.source: missing``.
+    """A profile adds no domain: merged in, a misspelled name would become a sizes-only
+    section that then fails as ``domains.<typo>.source: missing``.
     """
     listed = overlay.get("domains") if isinstance(overlay, Mapping) else None
-    for domain in listed if isinstance(listed, Mapping) else {}:
+    listed = listed if isinstance(listed, Mapping) else {}
+    for domain in listed:
         require(domain in domains, f"profiles.{name}.domains", domain,
                  f"a domain with a section under domains (have {sorted(domains)}); a profile "
-                 "only resizes the domains params.yaml defines")
+                 "only sizes the domains params.yaml defines")
+
+
+def _check_scale_only_in_profiles(raw: Mapping[str, Any],
+                                  profiles: Mapping[str, Any]) -> None:
+    """A key the profiles set must not be set in a section too: it would never be used."""
+    base = set(_flatten({k: v for k, v in raw.items() if k not in ("profile", "profiles")}))
+    prefixes = {p for key in base for p in _prefixes(key)}
+    for name, overlay in profiles.items():
+        for key in _flatten(overlay) if isinstance(overlay, Mapping) else {}:
+            clash = key in prefixes or any(p in base for p in _prefixes(key))
+            require(not clash, key, "set here and in profiles",
+                    f"only under profiles.<profile>.{key}: the profile ({name} and every "
+                    "other) sets it, so a value here would never be used")
+
+
+def _prefixes(key: str) -> list[str]:
+    parts = key.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
 
 
 def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -187,16 +206,89 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
 
 
 def load_params(path: str | Path = PARAMS_FILE) -> Params:
-    """Read and validate ``params.yaml``."""
-    return parse_params(read_yaml(path), str(path))
+    """Read ``params.yaml``, compose its ``profile`` over the sections, and validate."""
+    raw = read_yaml(path)
+    try:
+        merged = with_profile(raw)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
+    try:
+        return parse_params(merged, str(path))
+    except ConfigError as err:
+        raise ConfigError(as_written(str(err), path)) from None
 
 
-def with_profile(raw: Mapping[str, Any], profile: str) -> dict[str, Any]:
-    """``raw`` with the overlay ``profiles[profile]`` merged in and ``profile`` set."""
-    profiles = raw.get("profiles", {})
+def as_written(message: str, path: str | Path = PARAMS_FILE) -> str:
+    """``message`` (``<path>: <key>: ...``) naming the key where the file sets it: a scale
+    key (``construct.budget``) under ``profiles.<profile>``, the place to edit it.
+    """
+    head = f"{path}: "
+    key, sep, rest = message.removeprefix(head).partition(": ")
+    if not message.startswith(head) or not sep or " " in key:
+        return message
+    try:
+        raw = read_yaml(path)
+    except (ConfigError, OSError):
+        return message
+    profile = raw.get("profile")
+    overlay = (raw.get("profiles") or {}).get(profile) if isinstance(profile, str) else None
+    if not isinstance(overlay, Mapping) or _has(raw, key) or not _has(overlay, key):
+        return message
+    return f"{head}profiles.{profile}.{key}: {rest}"
+
+
+def _has(tree: Any, key: str) -> bool:
+    for part in key.split("."):
+        if not isinstance(tree, Mapping) or part not in tree:
+            return False
+        tree = tree[part]
+    return True
+
+
+def with_profile(raw: Mapping[str, Any], profile: str | None = None) -> dict[str, Any]:
+    """The params a stage reads: the file ``raw`` (its sections and ``profiles``) with the
+    overlay ``profiles[profile]`` merged in (default: the file's own ``profile``). Experiments
+    compose their overlays on top of this (``benchmark.experiment``); nothing writes it back.
+    """
+    profiles = raw.get("profiles") or {}
+    profile = raw.get("profile") if profile is None else profile
     if profile not in profiles:
-        raise ConfigError(f"profile {profile!r} unknown; expected one of {sorted(profiles)}")
-    _check_profile_domains(profile, profiles[profile], raw.get("domains") or {})
+        raise ConfigError(f"profile: got {profile!r}, expected one of {sorted(profiles)}")
+    domains = raw.get("domains") or {}
+    for name, overlay in profiles.items():
+        _check_profile_domains(name, overlay, domains)
+        listed = (overlay.get("domains") if isinstance(overlay, Mapping) else None) or {}
+        for domain in domains:  # in the file: every domain's sizes are per profile
+            entry = listed.get(domain) if isinstance(listed, Mapping) else None
+            require(isinstance(entry, Mapping) and "sizes" in entry,
+                    f"profiles.{name}.domains.{domain}.sizes", "missing",
+                    "sizes here for every domain (the scale is per profile)")
+    _check_profiles(profiles)
+    _check_scale_only_in_profiles(raw, profiles)
     merged = deep_merge(dict(raw), profiles[profile])
     merged["profile"] = profile
     return merged
+
+
+def file_form(merged: Mapping[str, Any]) -> dict[str, Any]:
+    """The params-file form of composed params (an experiment's, overlays included): the keys
+    its profile sets, and every domain's sizes, moved under ``profiles[profile]``, its only
+    profile, so that ``with_profile`` of the result gives ``merged`` back and DVC sees each
+    effective value where ``dvc.yaml`` looks for it (``profiles.${profile}...``).
+    """
+    profile = merged["profile"]
+    keys = [k for k in _flatten(merged["profiles"][profile]) if not k.startswith("domains.")]
+    keys += [f"domains.{d}.sizes" for d in merged.get("domains") or {}]
+    sections = copy.deepcopy({k: v for k, v in merged.items() if k != "profiles"})
+    overlay: dict[str, Any] = {}
+    for key in keys:
+        *parents, leaf = key.split(".")
+        trail, out = [sections], overlay
+        for part in parents:
+            trail.append(trail[-1][part])
+            out = out.setdefault(part, {})
+        out[leaf] = trail[-1].pop(leaf)
+        for parent, part in zip(trail[-2::-1], parents[::-1], strict=True):
+            if not parent[part]:  # emptied by the move (pretrain.fit.steps)
+                del parent[part]
+    return {**sections, "profiles": {profile: overlay}}

@@ -4,9 +4,11 @@ cross-references a section can check alone; ``Params`` is the whole file."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from benchmark import modalities
 from benchmark.config.convert import as_dict, build, deep_merge, require
 from benchmark.data import SPLITS
 
@@ -271,7 +273,7 @@ class EncoderParams:
         for key in ("width", "depth", "heads"):
             require(getattr(self, key) >= 1, key, getattr(self, key), "a positive integer")
         require(self.width % self.heads == 0, "width", self.width, "a multiple of heads")
-        for key in ("image", "sequence", "tabular"):
+        for key in modalities.KINDS:
             ratio = getattr(self, key).mask_ratio
             require(0 < ratio < 1, f"{key}.mask_ratio", ratio, "a share in (0, 1)")
 
@@ -287,12 +289,12 @@ class ModalityCounts:
     tabular: int
 
     def __post_init__(self) -> None:
-        for key in ("image", "sequence", "tabular"):
+        for key in modalities.KINDS:
             require(getattr(self, key) >= 1, key, getattr(self, key), "a positive integer")
 
     def of(self, modality: str) -> int:
-        """The count for ``modality``."""
-        return int(getattr(self, modality))
+        """The count for ``modality`` (a modality of your own: that of its kind)."""
+        return int(getattr(self, modalities.modality(modality).kind))
 
 
 @dataclass(frozen=True)
@@ -430,6 +432,25 @@ class TrackingParams:
 
 
 @dataclass(frozen=True)
+class PluginsParams:
+    """Every folder that holds plugin code (domain sources, methods), by name. ``dvc.yaml``
+    tracks each one (``plugin_code@<name>``), so a plugin package outside this repository is
+    named here by its folder, and editing it reruns the stages that run its code.
+    """
+
+    code: dict[str, str] = field(default_factory=lambda: {"domains": "domains",
+                                                          "baselines": "baselines"})
+
+    def __post_init__(self) -> None:
+        require(bool(self.code), "code", self.code, "at least one folder (domains, baselines)")
+        for name, folder in self.code.items():
+            require(re.fullmatch(r"[A-Za-z0-9_-]+", name) is not None, f"code.{name}", name,
+                    "a name of letters, digits, '_' and '-' (a DVC stage key)")
+            require(isinstance(folder, str) and bool(folder), f"code.{name}", folder,
+                    "a folder path (relative to the repository root, or absolute)")
+
+
+@dataclass(frozen=True)
 class ReplicatesParams:
     """What a seed varies. Without ``redraw`` every seed constructs and trains on the domain's
     own draw of data, so seeds vary construction and training only; with it seed s gets a draw
@@ -510,6 +531,7 @@ class Params:
     generator: GeneratorParams = field(default_factory=GeneratorParams)
     tuning: TuningParams = field(default_factory=TuningParams)
     replicates: ReplicatesParams = field(default_factory=ReplicatesParams)
+    plugins: PluginsParams = field(default_factory=PluginsParams)
 
     def method_plugin(self, name: str) -> str:
         """The registered method a grid entry runs: itself, or the one its ``use`` key names

@@ -25,6 +25,7 @@ import torch
 from transformers import PreTrainedModel
 from transformers.utils import logging as hf_logging
 
+from benchmark import modalities
 from benchmark.config import EncoderParams
 from benchmark.encoders.base import EncoderFamily
 from benchmark.encoders.image import ImageMAE
@@ -65,11 +66,12 @@ Encoder = PreTrainedModel | Ensemble
 
 
 def family(modality: str) -> EncoderFamily:
-    """The encoder family of a modality (a clear error for an unknown one)."""
-    if modality not in FAMILIES:
-        raise ValueError(f"no encoder for modality {modality!r}; "
+    """The encoder family of a modality: that of its kind (a clear error for an unknown one)."""
+    kind = modalities.modality(modality).kind
+    if kind not in FAMILIES:
+        raise ValueError(f"no encoder for modality {modality!r} (kind {kind!r}); "
                          f"expected one of {sorted(FAMILIES)}")
-    return FAMILIES[modality]
+    return FAMILIES[kind]
 
 
 def build(modality: str, input_shape: tuple[int, ...], params: EncoderParams,

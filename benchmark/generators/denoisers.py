@@ -9,11 +9,15 @@ its code, which one embedding per pair would learn from only the items with that
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from diffusers import ModelMixin, UNet1DModel, UNet2DModel
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.embeddings import get_timestep_embedding
 from torch import nn
+
+from benchmark import modalities
 
 
 class MLPDenoiser(ModelMixin, ConfigMixin):
@@ -68,32 +72,55 @@ class ConditionalUNet2D(ModelMixin, ConfigMixin):
         return self.unet(x, t, class_labels=self.label(label) + self.cluster(cluster)).sample
 
 
+def _unet2d(shape: tuple[int, ...], n_classes: int, k: int, channels: list[int],
+            width: int) -> nn.Module:
+    return ConditionalUNet2D(tuple(shape), n_classes, k, tuple(channels))
+
+
+def _unet1d(shape: tuple[int, ...], n_classes: int, k: int, channels: list[int],
+            width: int) -> nn.Module:
+    # UNet1DModel has no class input: the two conditions enter as constant one-hot channels.
+    # Its residual-temporal blocks (the Janner et al. planner layout) feed the time embedding
+    # to every block; DownBlock1D would ignore it.
+    blocks = len(channels)
+    return UNet1DModel(
+        sample_size=shape[1], in_channels=shape[0] + n_classes + 1 + k + 1,
+        out_channels=shape[0], extra_in_channels=0, time_embedding_type="positional",
+        flip_sin_to_cos=True, freq_shift=1, use_timestep_embedding=True,
+        block_out_channels=tuple(channels), down_block_types=("DownResnetBlock1D",) * blocks,
+        up_block_types=("UpResnetBlock1D",) * (blocks - 1),
+        mid_block_type="MidResTemporalBlock1D", out_block_type="OutConv1DBlock",
+        act_fn="mish", norm_num_groups=8, layers_per_block=1, downsample_each_block=False)
+
+
+def _mlp(shape: tuple[int, ...], n_classes: int, k: int, channels: list[int],
+         width: int) -> nn.Module:
+    return MLPDenoiser(dim=shape[0], n_classes=n_classes, k=k, width=width)
+
+
+# a modality's ``denoiser`` names one: (its class, for from_pretrained; a builder from the
+# sizes in params.generator: UNet channels per level, MLP width)
+DENOISERS: dict[str, tuple[type[ModelMixin], Callable[..., nn.Module]]] = {
+    "unet2d": (ConditionalUNet2D, _unet2d), "unet1d": (UNet1DModel, _unet1d),
+    "mlp": (MLPDenoiser, _mlp)}
+
+
+def _denoiser(modality: str) -> tuple[type[ModelMixin], Callable[..., nn.Module]]:
+    kind = modalities.modality(modality).denoiser
+    if kind not in DENOISERS:
+        raise ValueError(f"modality {modality!r}: denoiser {kind!r}; expected one of "
+                         f"{sorted(DENOISERS)}")
+    return DENOISERS[kind]
+
+
 def build(modality: str, shape: tuple[int, ...], n_classes: int, k: int,
           channels: list[int], width: int) -> nn.Module:
     """A fresh denoiser for ``modality`` (sizes from ``params.generator.model``)."""
-    if modality == "image":
-        return ConditionalUNet2D(tuple(shape), n_classes, k, tuple(channels))
-    if modality == "sequence":
-        # UNet1DModel has no class input: the two conditions enter as constant one-hot channels.
-        # Its residual-temporal blocks (the Janner et al. planner layout) feed the time embedding
-        # to every block; DownBlock1D would ignore it.
-        blocks = len(channels)
-        return UNet1DModel(
-            sample_size=shape[1], in_channels=shape[0] + n_classes + 1 + k + 1,
-            out_channels=shape[0], extra_in_channels=0, time_embedding_type="positional",
-            flip_sin_to_cos=True, freq_shift=1, use_timestep_embedding=True,
-            block_out_channels=tuple(channels), down_block_types=("DownResnetBlock1D",) * blocks,
-            up_block_types=("UpResnetBlock1D",) * (blocks - 1),
-            mid_block_type="MidResTemporalBlock1D", out_block_type="OutConv1DBlock",
-            act_fn="mish", norm_num_groups=8, layers_per_block=1, downsample_each_block=False)
-    if modality == "tabular":
-        return MLPDenoiser(dim=shape[0], n_classes=n_classes, k=k, width=width)
-    raise ValueError(f"no generator for modality {modality!r}")
+    return _denoiser(modality)[1](tuple(shape), n_classes, k, channels, width)
 
 
 def load(modality: str, folder: str) -> nn.Module:
-    cls = {"image": ConditionalUNet2D, "sequence": UNet1DModel, "tabular": MLPDenoiser}[modality]
-    return cls.from_pretrained(folder, low_cpu_mem_usage=False)  # `accelerate` is not needed
+    return _denoiser(modality)[0].from_pretrained(folder, low_cpu_mem_usage=False)
 
 
 def predict(model: nn.Module, x: torch.Tensor, t: torch.Tensor, label: torch.Tensor,

@@ -123,8 +123,8 @@ def load(folder: str | Path) -> Generator:
 
 def _load(folder: Path, card: dict) -> Generator:
     shape = tuple(card["shape"])
-    stat_shape = (shape[0], 1, 1) if card["modality"] == "image" else (
-        (shape[0], 1) if card["modality"] == "sequence" else shape)
+    axes = modalities.modality(card["modality"]).stat_axes  # the item axes that were pooled
+    stat_shape = tuple(1 if i + 1 in axes else n for i, n in enumerate(shape))
     return Generator(card["modality"], shape, card["n_classes"], card["k"],
                      denoisers.load(card["modality"], str(folder / "denoiser")).eval(),
                      DDPMScheduler.from_pretrained(folder / "scheduler"),

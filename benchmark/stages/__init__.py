@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from benchmark.config import ConfigError, yaml_error
+from benchmark.config import ConfigError, as_written, yaml_error
 from benchmark.data import DataFormatError
 from benchmark.io import atomic_write_text
 from benchmark.registry import PluginLoadError, UnknownNameError
@@ -31,6 +31,8 @@ def run(main: Callable[[], None]) -> None:
     """Run a stage; bad params or data end in one line naming the file and key, not a traceback."""
     try:
         main()
+    except ConfigError as err:  # a scale key named where the file sets it (its profile)
+        sys.exit(f"error: {as_written(str(err))}")
     except INPUT_ERRORS as err:
         sys.exit(f"error: {err}")
     except PermissionError as err:  # a read-only output folder, say: the path, in one line

@@ -23,12 +23,13 @@ from typing import Any
 
 import numpy as np
 
+from benchmark import modalities
 from benchmark.annotation import Ledger, SimulatedAnnotator
 from benchmark.annotation.human import AwaitingAnswers, HumanAnnotator
 from benchmark.closure import code_digest
 from benchmark.config import Params, load_params
 from benchmark.data import DomainData, Split, load_domain, save_split
-from benchmark.io import atomic_write_json, atomic_write_text, sweep_temp_files
+from benchmark.io import atomic_write_json, atomic_write_text, read_json, sweep_temp_files
 from benchmark.loop import Construction, construct
 from benchmark.method import METHODS
 from benchmark.paths import (
@@ -43,6 +44,7 @@ from benchmark.paths import (
     answer_store,
     cell_data_dir,
     cell_embeddings,
+    domain_dir,
     embeddings_file,
     encoder_dir,
     generator_dir,
@@ -78,11 +80,12 @@ def domain_digest(data: DomainData, domain: str, draw: Path | None = None) -> st
     return digest([content.hexdigest(), files_digest([p for p in upstream if p.exists()])])
 
 
-def method_code(params: Params, method: str) -> str:
-    """A digest of the code a method's cells run: the method's module and the loop's, with
-    everything they import (read once per stage, before the cells fork).
+def method_code(params: Params, method: str, modality: str) -> str:
+    """A digest of the code a method's cells run: the method's module, the loop's and the
+    domain's modality, with everything they import (read once per stage, before the cells fork).
     """
-    return code_digest([METHODS.get(params.method_plugin(method)).__module__, *LOOP_CODE])
+    return code_digest([METHODS.get(params.method_plugin(method)).__module__, *LOOP_CODE,
+                        modalities.code_module(modality)])
 
 
 def fingerprint(params: Params, shared: str, domain: str, method: str, seed: int,
@@ -117,7 +120,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     # unknown methods fail here, in one line
     light = {m for m in params.grid.methods if not METHODS.get(params.method_plugin(m)).upstream}
     cells = grid_cells(params.grid, args.method, args.seed, light)
-    code = {method: method_code(params, method) for method in {m for m, _ in cells}}
+    kind = read_json(domain_dir(args.domain) / "domain.json",
+                     f"dvc repro prepare@{args.domain}")["modality"]
+    code = {method: method_code(params, method, kind) for method in {m for m, _ in cells}}
     redraw = params.replicates.redraw
 
     def inputs(seed: int) -> tuple[DomainData, str]:  # a seed's own draw, or the domain's

@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict
 
+from benchmark import modalities
 from benchmark.closure import code_digest
 from benchmark.config import Params, load_params
 from benchmark.data import DomainData, load_domain, save_domain
@@ -53,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     own = load_domain(domain_dir(args.domain), splits=("seed",))
     encoder = encoders.load(own.modality, encoder_dir(args.domain), own.input_shape)
     upstream = files_digest([encoder_dir(args.domain)])
-    code = code_digest(["benchmark.stages.draws"])
+    code = code_digest(["benchmark.stages.draws", modalities.code_module(own.modality)])
     for seed in seeds:
         folder, start = draw_dir(args.domain, seed), time.perf_counter()
         current = digest([asdict(params.domains[args.domain]), asdict(params.replicates),

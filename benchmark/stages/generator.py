@@ -48,7 +48,7 @@ from benchmark.io import (
     read_npz,
     replace_dir,
 )
-from benchmark.modalities import modality
+from benchmark.modalities import code_module, modality
 from benchmark.paths import (
     PRETRAINED,
     annotator_dir,
@@ -90,8 +90,9 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     params = load_params()
     domains = grid_domains(params.grid, args.domain)
-    code = code_digest(["benchmark.stages.generator"])
-    stamps = {d: stamp(params, d, code) for d in domains}
+    stamps = {d: stamp(params, d, code_digest(["benchmark.stages.generator", code_module(
+        read_json(domain_dir(d) / "domain.json", f"dvc repro prepare@{d}")["modality"])]))
+        for d in domains}
     todo = {d: state(d, *stamps[d]) for d in domains}
     for domain in sorted(d for d, how in todo.items() if how == "kept"):
         print(f"generator {domain}: inputs and outputs unchanged since it was trained, kept",

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmark import modalities
 from benchmark.closure import code_digest
 from benchmark.config import Params, load_params
 from benchmark.data import DomainData, Split, load_domain, load_split
@@ -70,7 +71,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     data = per_seed([s for _, s in cells], not redraw,  # a seed's own draw, or the domain's
                     lambda seed: load_domain(cell_data_dir(args.domain, seed, redraw)))
     _JOB.update(params=params, data=data, domain=args.domain,
-                code=code_digest(["benchmark.stages.train"]),
+                code=code_digest(["benchmark.stages.train", *{
+                    modalities.code_module(d.modality) for d in data.values()}]),
                 data_digest={seed: digest([hashlib.sha256(
                     d[s].x.tobytes() + d[s].y.tobytes() + d[s].group.tobytes()).hexdigest()
                     for s in EVAL_SPLITS]) for seed, d in data.items()})

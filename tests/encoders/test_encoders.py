@@ -90,7 +90,7 @@ def test_loading_checks_the_folder_and_the_input_shape(model_params, tmp_path) -
     encoders.save(encoders.build("tabular", (7,), model_params, seed=0), tmp_path / "enc")
     with pytest.raises(ValueError, match=r"\(7,\).*\(9,\)"):
         encoders.load("tabular", tmp_path / "enc", (9,))
-    with pytest.raises(ValueError, match="no encoder for modality 'audio'"):
+    with pytest.raises(ValueError, match="unknown modality 'audio'"):
         encoders.family("audio")
 
 
