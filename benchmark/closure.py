@@ -20,7 +20,7 @@ import sysconfig
 from functools import cache
 from pathlib import Path
 
-LOCAL = ("benchmark", "baselines", "domains")
+LOCAL = ("benchmark", "methods", "domains")
 
 
 @cache

@@ -208,7 +208,7 @@ class RoundView:
 
     def __getattr__(self, name: str) -> Any:
         raise AttributeError(f"{name!r} is not in a method's view; a method sees "
-                             f"{', '.join(VIEW_FIELDS)} (baselines/README.md)")
+                             f"{', '.join(VIEW_FIELDS)} (methods/README.md)")
 
 
 VIEW_FIELDS = tuple(f.name for f in fields(RoundView) if not f.name.startswith("_")) + (

@@ -33,7 +33,7 @@ class Modality:
 
     name: str
     kind = "tabular"  # one of KINDS: whose settings, encoder family and denoiser it uses
-    denoiser = "mlp"  # the generator's network (benchmark.generators.denoisers.DENOISERS)
+    denoiser = "mlp"  # the generator's network (benchmark.upstream.generators.denoisers.DENOISERS)
     stat_axes: tuple[int, ...] = (0,)  # the generator's scaling: per feature
     static_channels = False  # whether constant input channels stay constant in samples
     ls_key = "features"  # the Label Studio task's data key

@@ -1,6 +1,6 @@
 """Name -> plugin registries for domains, methods and metrics.
 
-Plugins outside the core (``domains/``, ``baselines/``, third-party packages) register through
+Plugins outside the core (``domains/``, ``methods/``, third-party packages) register through
 entry points, so the core never imports them by name; the registry loads the entry-point group
 on the first lookup.
 """

@@ -49,10 +49,10 @@ def time_cell(data, params, upstream: Path, folder: Path, seed: int) -> tuple[fl
     the run's summary (stop reason, cost, |D|).
     """
     from benchmark.annotation import Ledger, SimulatedAnnotator
+    from benchmark.construction.loop import construct
+    from benchmark.construction.resources import Resources
     from benchmark.data import Split
-    from benchmark.loop import construct
     from benchmark.method import METHODS
-    from benchmark.resources import Resources
 
     start = time.perf_counter()
     marks: list[float] = []

@@ -1,8 +1,9 @@
 """Time the fixed downstream recipe (Lightning, as ``train@domain`` runs it) against a plain
 PyTorch loop doing the same work: same network, batches sampled with replacement, AdamW + cosine
-schedule, augmentation, validation every ``val_every`` steps with the best-on-val weights kept,
-and scoring of every evaluation split with the harness's metrics (``benchmark.evaluate.score``:
-the same scoring on both sides, so the ratio is what Lightning's loop costs).
+schedule, augmentation, validation every ``val_every`` steps with the best-on-val weights kept, and
+scoring of every evaluation split with the harness's metrics
+(``benchmark.evaluation.evaluate.score``: the same scoring on both sides, so the ratio is what
+Lightning's loop costs).
 
     python scripts/benchmark_train.py WORKSPACE [--domain D] [--method M] [--repeats 3]
 
@@ -30,7 +31,7 @@ def plain_fit_and_score(dataset, data, params, seed: int) -> dict[str, float]:
     """The recipe without Lightning: the same steps, optimiser, schedule and selection."""
     import torch
 
-    from benchmark.evaluate import score
+    from benchmark.evaluation.evaluate import score
     from benchmark.modalities import modality
 
     torch.manual_seed(seed)
@@ -76,8 +77,8 @@ def _accuracy(net, x: np.ndarray, y: np.ndarray) -> float:
 
 
 def harness_fit_and_score(dataset, data, params, seed: int, folder: Path) -> dict[str, float]:
-    from benchmark import downstream
-    from benchmark.evaluate import score
+    from benchmark.evaluation import downstream
+    from benchmark.evaluation.evaluate import score
 
     model = downstream.fit(dataset, data["val"], data.modality, data.n_classes, params, seed,
                            folder / "model.ckpt")

@@ -18,12 +18,12 @@ import os
 import tempfile
 from pathlib import Path
 
-from benchmark import patterns as pt
 from benchmark.config import Params, load_params
 from benchmark.data import load_domain, load_learning_data
-from benchmark.metrics.stats import mean_ci
+from benchmark.evaluation.metrics.stats import mean_ci
 from benchmark.paths import domain_dir
-from benchmark.pattern_scores import lift_spread, rare_of, scores
+from benchmark.upstream import patterns as pt
+from benchmark.upstream.pattern_scores import lift_spread, rare_of, scores
 
 COLUMNS = ("probe on seed labels", "probe on pool labels", "chosen lift", "lift over seeds")
 
@@ -32,8 +32,8 @@ def measure(domain: str, seed: int, params: Params) -> dict[str, float]:
     """Pretrain ``domain``'s encoder with pretraining seed ``seed`` and score its embeddings."""
     import torch
 
-    from benchmark import encoders
     from benchmark.stages.pretrain import fit_encoder
+    from benchmark.upstream import encoders
 
     torch.set_num_threads(params.pretrain.fit.threads)
     cfg = params.pretrain

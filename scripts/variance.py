@@ -33,10 +33,10 @@ def refit(domain: str, variant: str, seed: int, fits: int) -> list[float]:
     """Shift accuracy of ``fits`` models of one cell's dataset (training seeds 1000 + k)."""
     import tempfile
 
-    from benchmark import downstream
     from benchmark.config import load_params
     from benchmark.data import load_domain, load_split
-    from benchmark.evaluate import score
+    from benchmark.evaluation import downstream
+    from benchmark.evaluation.evaluate import score
     from benchmark.paths import DATASET, domain_dir, run_dir
 
     params = load_params()
@@ -61,7 +61,7 @@ def components(cells: pd.DataFrame) -> dict[str, float]:
 
 
 def needed(sd: float, target: float) -> float:
-    from benchmark.metrics.stats import replicates_needed
+    from benchmark.evaluation.metrics.stats import replicates_needed
 
     return replicates_needed(sd, target)
 
@@ -86,7 +86,7 @@ def main() -> None:
     keep = results.domain.isin(args.domains or results.domain.unique()) & results.method.isin(
         args.methods or results.method.unique())
     cells = results[keep][["domain", "method", "variant", "seed", "test_shift/acc"]]
-    from benchmark import downstream  # noqa: F401  (Lightning, imported once before the forks)
+    from benchmark.evaluation import downstream  # noqa: F401  (Lightning, imported once before the forks)
 
     fits = run_cells(refit, [(d, v, int(s), args.fits) for d, v, s in
                              cells[["domain", "variant", "seed"]].itertuples(index=False)],

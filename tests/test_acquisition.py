@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from benchmark.acquisition import ACQUISITIONS, agreement
+from benchmark.construction.acquisition import ACQUISITIONS, agreement
 
 # three members, four items, two classes
 PROBA = np.array([

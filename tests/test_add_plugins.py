@@ -1,4 +1,4 @@
-"""A newcomer's route (domains/README.md, baselines/README.md): a domain source, scaffolded by
+"""A newcomer's route (domains/README.md, methods/README.md): a domain source, scaffolded by
 ``python -m benchmark.new_domain`` and given its loader, a modality of its own (``spotmap``) and a
 baseline, in a package of their own outside the repository, registered by its
 ``pyproject.toml`` and installed editable. The contract tests pick them up, the smoke pipeline
@@ -177,7 +177,7 @@ def test_plugins_from_a_package_of_their_own(tmp_path_factory) -> None:
     _use_the_plugins(workspace, pkg)
     first = sh(["dvc", "repro"], workspace, env)
     stages = ("prepare", "pretrain", "patterns", "annotator", "draws", "construct", "train")
-    folders = {f"plugin_code@{f}" for f in ("domains", "baselines", "newcomer_plugins")}
+    folders = {f"plugin_code@{f}" for f in ("domains", "methods", "newcomer_plugins")}
     assert ran(first) == {f"{s}@spots" for s in stages} | folders | {
         "plugins", "generator", "report"}
     section = (workspace / "reports/summary.md").read_text().split("## spots")[1]
@@ -252,13 +252,13 @@ def test_plugins_stage_writes_one_digest_per_domain_and_one_for_the_methods(
     plugins.main([])
     assert (tmp_path / "plugins/methods.json").read_text() == before  # same code, same bytes
 
-    plugins.main(["--folder", "baselines"])  # plugin_code@baselines
-    digest = json.loads((tmp_path / "plugins/code/baselines.json").read_text())
-    assert digest == {"folder": str(REPO / "baselines"),
-                      "code": plugins.folder_digest(REPO / "baselines")}
-    del params["plugins"]["code"]["baselines"]  # a method's file DVC would not see change
+    plugins.main(["--folder", "methods"])  # plugin_code@methods
+    digest = json.loads((tmp_path / "plugins/code/methods.json").read_text())
+    assert digest == {"folder": str(REPO / "methods"),
+                      "code": plugins.folder_digest(REPO / "methods")}
+    del params["plugins"]["code"]["methods"]  # a method's file DVC would not see change
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    with pytest.raises(ConfigError, match=r"params.yaml: plugins.code: .*/baselines/__init__.py "
+    with pytest.raises(ConfigError, match=r"params.yaml: plugins.code: .*/methods/__init__.py "
                        r"\(method 'seed_only' runs it\) lies in none of its folders"):
         plugins.main([])
 

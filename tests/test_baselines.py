@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from baselines.basic_filter import BasicFilter
-from benchmark.assist import Committee, confidence_threshold
+from benchmark.construction.assist import Committee, confidence_threshold
 from benchmark.data import Split
 from benchmark.method import METHODS, Candidates, RoundView
+from methods.basic_filter import BasicFilter
 from tests.test_methods import _run
 
 
@@ -57,9 +57,9 @@ def test_uncertainty_labels_the_least_certain_real_items_first(toy, resources, t
     assert {a.action for a in ledger.entries} == {"label"} and len(ledger.entries) == 4
     assert not any(a.item.startswith("synth:") for a in ledger.entries)
     # the same committee and view, in full: the four bought are the four least certain
-    from benchmark.assist import committee
-    from benchmark.items import RunItems
-    from benchmark.loop import Construction, Round, seed_dataset, views
+    from benchmark.construction.assist import committee
+    from benchmark.construction.items import RunItems
+    from benchmark.construction.loop import Construction, Round, seed_dataset, views
     from tests.test_methods import COSTS
 
     items = RunItems(toy["seed"], toy["pool"], resources, 0)

@@ -87,7 +87,7 @@ def test_every_reader_names_a_damaged_file_and_its_rebuild(tmp_path, content) ->
 
 
 def test_a_damaged_resume_state_is_rebuilt_from_the_ledger(tmp_path, capsys) -> None:
-    from benchmark.loop import load_state
+    from benchmark.construction.loop import load_state
 
     path = tmp_path / "state.npz"
     path.write_bytes(b"garbage")

@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark import downstream, modalities
+from benchmark import modalities
 from benchmark.config import TrainParams
-from benchmark.evaluate import score
+from benchmark.evaluation import downstream
+from benchmark.evaluation.evaluate import score
 from tests.conftest import make_domain
 
 RECIPE = TrainParams(max_steps=60, batch_size=16, lr=0.01, weight_decay=0.0, val_every=20,

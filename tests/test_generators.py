@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.generators import build, load, measure, sample
-from benchmark.generators.model import CLIP
-from benchmark.generators.train import fit
+from benchmark.upstream.generators import build, load, measure, sample
+from benchmark.upstream.generators.model import CLIP
+from benchmark.upstream.generators.train import fit
 
 SHAPES = {"image": (3, 16, 16), "sequence": (3, 64), "tabular": (25,)}
 
@@ -265,7 +265,7 @@ def test_chance_is_the_share_of_matching_real_items() -> None:
 
 
 def test_budget_follows_deficit_weakness_and_tradeoff() -> None:
-    from benchmark.generators.budget import allocate
+    from benchmark.upstream.generators.budget import allocate
 
     deficit, weakness = np.array([0.3, 0.0, -0.2]), np.array([0.0, 0.5, 0.1])
     by_gap = allocate(100, deficit, weakness, tradeoff=0.0)
@@ -295,10 +295,10 @@ def _ordered_domain(rng: np.random.Generator):
 
 
 def test_evaluate_uses_one_judge_and_random_real_subsamples(monkeypatch) -> None:
-    import benchmark.generators as generators
-    from benchmark import patterns
+    import benchmark.upstream.generators as generators
     from benchmark.config import GeneratorParams
-    from benchmark.generators.evaluate import evaluate
+    from benchmark.upstream import patterns
+    from benchmark.upstream.generators.evaluate import evaluate
 
     rng = np.random.default_rng(0)
     data = _ordered_domain(rng)
@@ -336,8 +336,8 @@ def test_evaluate_uses_one_judge_and_random_real_subsamples(monkeypatch) -> None
 
 
 def test_a_damaged_generator_folder_names_itself(tmp_path) -> None:
-    from benchmark.generators.model import load as load_generator
     from benchmark.io import DataFormatError
+    from benchmark.upstream.generators.model import load as load_generator
 
     (tmp_path / "generator.json").write_text('{"shape": [3], "modality": "tabular", '
                                              '"n_classes": 2, "k": 2, "mean": [0, 0, 0], '

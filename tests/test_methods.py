@@ -5,12 +5,12 @@ guarantee (hostile methods: tests/test_protocol.py)."""
 import numpy as np
 import pytest
 
-from baselines.scale_only import ScaleOnly
 from benchmark.annotation import Ledger, SimulatedAnnotator
 from benchmark.config import ConstructParams
+from benchmark.construction.loop import construct
 from benchmark.data import Split
-from benchmark.loop import construct
 from benchmark.method import METHODS
+from methods.scale_only import ScaleOnly
 
 COSTS = {"label": 1.0, "verify": 0.4, "reject": 0.2}
 SMALL = {"scale_only": {"real": 10, "synthetic": 6}, "basic_filter": {"real": 10, "synthetic": 6}}

@@ -4,7 +4,7 @@ import numpy as np
 from fairlearn.metrics import equalized_odds_difference
 
 from benchmark.data import Split
-from benchmark.mitigation import threshold_optimizer, unavailable
+from benchmark.evaluation.mitigation import threshold_optimizer, unavailable
 
 
 def _biased(n: int, seed: int) -> tuple[Split, np.ndarray]:

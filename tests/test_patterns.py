@@ -5,7 +5,7 @@ import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import adjusted_mutual_info_score
 
-from benchmark import patterns as pt
+from benchmark.upstream import patterns as pt
 
 
 def _blobs(n: int = 60, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

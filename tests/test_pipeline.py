@@ -80,7 +80,7 @@ def test_repro_reports_every_domain_and_method(workspace, first_run) -> None:
             assert f"| {method} | 1 |" in section
     per_domain = {"prepare", "pretrain", "patterns", "annotator", "draws", "construct", "train"}
     assert _ran(first_run) == {f"{s}@{d}" for s in per_domain for d in grid["domains"]} | {
-        "plugin_code@domains", "plugin_code@baselines", "plugins", "generator", "report"}
+        "plugin_code@domains", "plugin_code@methods", "plugins", "generator", "report"}
     assert (workspace / "reports/figures/robustness.png").read_bytes()[:4] == b"\x89PNG"
     metrics = json.loads((workspace / "results/climate/random/seed0/metrics.json").read_text())
     assert metrics["cost/annotation"] == 40.0 and metrics["dataset/size"] == 100.0
@@ -281,7 +281,7 @@ def test_editing_a_method_reruns_its_cells_with_a_new_result(workspace, first_ru
     before = {d: np.load(workspace / f"runs/{d}/random/seed0/dataset.npz")["meta.item"]
               for d in grid["domains"]}
     stamps = _stamps(workspace, grid)
-    path = workspace / "baselines/random.py"
+    path = workspace / "methods/random.py"
     text = path.read_text()
     path.write_text(text.replace("order = view.rng.permutation(len(cands))",
                                  "order = view.rng.permutation(len(cands))[::-1]"))

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark import downstream, progress
+from benchmark import progress
 from benchmark.config import TrainParams
-from benchmark.generators import build
-from benchmark.generators.train import fit as fit_generator
+from benchmark.evaluation import downstream
+from benchmark.upstream.generators import build
+from benchmark.upstream.generators.train import fit as fit_generator
 from tests.conftest import make_domain
 
 RECIPE = TrainParams(max_steps=20, batch_size=16, lr=0.01, weight_decay=0.0, val_every=10,

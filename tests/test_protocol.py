@@ -10,7 +10,7 @@ import pytest
 
 from benchmark.annotation import Annotation, Request
 from benchmark.annotation.ledger import price, worst_price
-from benchmark.loop import MethodError, ProtocolError, StateError
+from benchmark.construction.loop import MethodError, ProtocolError, StateError
 from benchmark.method import Candidates, Method, Pseudo, RoundView, label_requests
 from tests.test_methods import COSTS, _run
 
@@ -409,7 +409,7 @@ def test_a_replayed_answer_needs_the_same_contents(toy, resources, tmp_path) -> 
 
 
 def test_a_damaged_state_is_refused_on_resume(toy, resources, tmp_path) -> None:
-    from benchmark.loop import load_state, save_state
+    from benchmark.construction.loop import load_state, save_state
 
     _crashed(toy, resources, tmp_path)
     state = load_state(tmp_path / "state.npz", "hostile-12.0-0")
@@ -467,8 +467,8 @@ def test_answers_are_frozen_records() -> None:
 def test_a_redraw_brings_its_own_splits_and_keeps_the_upstream(toy, resources, tmp_path) -> None:
     """With a seed's own draw, a method sees that draw's embeddings, while the clusters and
     ``reference`` stay those of the domain's own draw."""
+    from benchmark.construction.resources import Resources
     from benchmark.io import atomic_write_npz
-    from benchmark.resources import Resources
 
     z = resources.embeddings
     drawn = {s: z[s] + 1.0 for s in ("seed", "pool", "val")}

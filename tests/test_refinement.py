@@ -9,14 +9,14 @@ import copy
 import numpy as np
 import pytest
 
-from benchmark.adaptive import Adaptive
 from benchmark.annotation import Ledger, SimulatedAnnotator
 from benchmark.config import ConstructParams, StopParams
+from benchmark.construction.loop import HARNESS, early_stop, method_view
+from benchmark.construction.loop import construct as run_loop
 from benchmark.data import Split
-from benchmark.loop import HARNESS, early_stop, method_view
-from benchmark.loop import construct as run_loop
 from benchmark.method import METHODS, Method, RoundView, label_requests
 from benchmark.stages.construct import ROUND_COLUMNS, rounds_csv
+from methods.adaptive import Adaptive
 from tests.test_methods import COSTS
 
 
@@ -151,8 +151,8 @@ def test_budget_and_underspent_semantics(toy, resources, tmp_path) -> None:
 
 
 def _ctx(domain, res, history) -> RoundView:
-    from benchmark.items import RunItems
-    from benchmark.loop import Construction, Round, seed_dataset, views
+    from benchmark.construction.items import RunItems
+    from benchmark.construction.loop import Construction, Round, seed_dataset, views
 
     items = RunItems(domain["seed"], domain["pool"], res, 0)
     state = Construction(seed_dataset(items.seed), history)
@@ -192,7 +192,7 @@ def _dataset(items: list[str]) -> Split:
 
 
 def test_rare_lift_bought_by_hand() -> None:
-    from benchmark.loop import rare_lift_bought
+    from benchmark.construction.loop import rare_lift_bought
 
     seed_patterns = np.array([0, 0, 0, 0, 1, 1, 1, 1])  # pattern 2 absent from seed: rare
     pool_patterns = np.array([0, 1, 2, 2, 0, 1, 0, 1, 2, 2])  # 4 of 10 rare
@@ -219,7 +219,7 @@ def test_the_loop_records_rare_lift_only_with_true_patterns(toy, resources, tmp_
 
 
 def test_rarity_favours_the_items_d_lacks() -> None:
-    from benchmark.adaptive import _rarity
+    from methods.adaptive import _rarity
 
     rng = np.random.default_rng(0)
     z_d = rng.normal(0, 1, (200, 4))

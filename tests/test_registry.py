@@ -1,8 +1,8 @@
 import pytest
 
 from benchmark.domain import DOMAINS
+from benchmark.evaluation.metrics import METRICS
 from benchmark.method import METHODS
-from benchmark.metrics import METRICS
 from benchmark.registry import Registry, UnknownNameError
 
 
@@ -35,7 +35,7 @@ def test_unknown_plugin_says_how_to_register_one() -> None:
 
 def test_module_is_read_from_entry_points_without_importing() -> None:
     assert DOMAINS.module("hopper") == "domains.robotics"
-    assert METHODS.module("adaptive") == "benchmark.adaptive"
+    assert METHODS.module("adaptive") == "methods.adaptive"
     assert DOMAINS.module("ham10000") is None
 
 

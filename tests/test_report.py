@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from benchmark import report
+from benchmark.evaluation import report
 
 
 def _cells() -> pd.DataFrame:
@@ -120,7 +120,7 @@ def test_by_round_is_the_seed_mean_per_method() -> None:
 
 
 def test_majority_share_is_the_top_class_share() -> None:
-    from benchmark.metrics import evaluate_split
+    from benchmark.evaluation.metrics import evaluate_split
 
     y = np.array([0, 1, 2, 1])
     assert evaluate_split("s", y, np.array([1, 1, 1, 1]), np.zeros(4), 3)["s/majority_share"] == 1

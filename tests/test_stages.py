@@ -47,7 +47,8 @@ def test_light_stages_do_not_import_torch() -> None:
     import sys
 
     code = ("import sys, benchmark.stages.prepare, benchmark.stages.patterns, "
-            "benchmark.stages.report, benchmark.metrics, benchmark.annotation, benchmark.method; "
+            "benchmark.stages.report, benchmark.evaluation.metrics, benchmark.annotation, "
+            "benchmark.method; "
             "print(sorted(m for m in ('torch', 'torchmetrics', 'lightning') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
@@ -80,7 +81,7 @@ def test_forked_workers_die_with_the_stage_process(tmp_path) -> None:
 def test_pattern_probes_train_on_seed_and_on_pool_labels(smoke_params) -> None:
     """``probe_acc`` learns from the seed's labels, ``probe_acc_pool`` from the pool's: with the
     seed's labels scrambled only the first falls to chance."""
-    from benchmark.pattern_scores import scores
+    from benchmark.upstream.pattern_scores import scores
 
     data = make_domain(n=300)
     seed = data["seed"]

@@ -10,16 +10,16 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.config import Params
+from benchmark.construction.resources import Resources
 from benchmark.data import SPLITS, DomainData
 from benchmark.io import atomic_write_npz
-from benchmark.resources import Resources
 
 
 def build_resources(data: DomainData, params: Params, folder: Path) -> Resources:
     """Encoder + embeddings, generator and judge for ``data`` under ``folder``."""
-    from benchmark import encoders, generators
-    from benchmark.generators.train import fit
     from benchmark.stages.annotator import fit_judge
+    from benchmark.upstream import encoders, generators
+    from benchmark.upstream.generators.train import fit
 
     encoders.save(encoders.build(data.modality, data.input_shape, params.pretrain.model, 0),
                   folder / "encoder")

@@ -13,7 +13,7 @@ from benchmark.config.convert import as_dict, build, deep_merge, require
 from benchmark.data import SPLITS
 
 ENTRY_KEYS = ("use", "postprocess")  # a methods entry's keys the harness reads, not the method
-POSTPROCESSORS = ("threshold_optimizer",)  # benchmark.mitigation
+POSTPROCESSORS = ("threshold_optimizer",)  # benchmark.evaluation.mitigation
 
 
 @dataclass(frozen=True)
@@ -307,7 +307,7 @@ class PretrainFitParams:
     weight_decay: float
     seed: int = 0
     # encoders pretrained per domain, from seeds seed * members + 0, 1, ...: their embeddings
-    # side by side (see benchmark.encoders.Ensemble); 1 = a single encoder
+    # side by side (see benchmark.upstream.encoders.Ensemble); 1 = a single encoder
     members: ModalityCounts = field(default_factory=lambda: ModalityCounts(1, 1, 1))
     embed_batch_size: int = 512
     accelerator: str = "cpu"
@@ -439,10 +439,10 @@ class PluginsParams:
     """
 
     code: dict[str, str] = field(default_factory=lambda: {"domains": "domains",
-                                                          "baselines": "baselines"})
+                                                          "methods": "methods"})
 
     def __post_init__(self) -> None:
-        require(bool(self.code), "code", self.code, "at least one folder (domains, baselines)")
+        require(bool(self.code), "code", self.code, "at least one folder (domains, methods)")
         for name, folder in self.code.items():
             require(re.fullmatch(r"[A-Za-z0-9_-]+", name) is not None, f"code.{name}", name,
                     "a name of letters, digits, '_' and '-' (a DVC stage key)")
@@ -563,7 +563,8 @@ class Params:
         return dataclasses.replace(self.pretrain, model=model)
 
     def postprocess(self, name: str) -> str | None:
-        """The model-side mitigation a grid entry applies after training (benchmark.mitigation)."""
+        """The model-side mitigation a grid entry applies after training
+        (``benchmark.evaluation.mitigation``)."""
         return (self.methods.get(name) or {}).get("postprocess")
 
     def cell(self, domain: str, method: str, seed: int) -> dict[str, Any]:

@@ -39,8 +39,8 @@ SPLITS = ("reference", "val", "test_id", "test_shift")
 def fit_judge(data: DomainData, z: dict[str, np.ndarray], params: Params, folder: Path,
               embed: Any = None) -> tuple[Any, dict[str, Any]]:
     """Train the judge on ``reference`` and calibrate its realism radius on ``val``."""
-    from benchmark import downstream
     from benchmark.annotation.judge import Judge, knn_distance
+    from benchmark.evaluation import downstream
 
     cfg = params.annotator.judge
     recipe = dataclasses.replace(params.train, max_steps=cfg.max_steps, width=cfg.width,
@@ -76,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     z = read_npz(embeddings_file(args.domain, PRETRAINED), SPLITS,
                  f"dvc repro pretrain@{args.domain}")
     import benchmark.annotation.judge  # noqa: F401  (torch, Lightning: imports, not compute)
-    import benchmark.downstream  # noqa: F401
+    import benchmark.evaluation.downstream  # noqa: F401
 
     start = time.perf_counter()
     _, scores = fit_judge(data, z, params, annotator_dir(args.domain))

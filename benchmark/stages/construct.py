@@ -28,9 +28,10 @@ from benchmark.annotation import Ledger, SimulatedAnnotator
 from benchmark.annotation.human import AwaitingAnswers, HumanAnnotator
 from benchmark.closure import code_digest
 from benchmark.config import Params, load_params
+from benchmark.construction.loop import Construction, construct
+from benchmark.construction.resources import Resources
 from benchmark.data import DomainData, Split, load_domain, save_split
 from benchmark.io import atomic_write_json, atomic_write_text, read_json, sweep_temp_files
-from benchmark.loop import Construction, construct
 from benchmark.method import METHODS
 from benchmark.paths import (
     CONSTRUCTION,
@@ -52,7 +53,6 @@ from benchmark.paths import (
     run_dir,
 )
 from benchmark.progress import Progress
-from benchmark.resources import Resources
 from benchmark.stages import (
     digest,
     domain_cells_args,
@@ -63,7 +63,8 @@ from benchmark.stages import (
     run_cells,
 )
 
-LOOP_CODE = ["benchmark.loop", "benchmark.stages.construct", "benchmark.resources"]
+LOOP_CODE = ["benchmark.construction.loop", "benchmark.stages.construct",
+             "benchmark.construction.resources"]
 
 
 def domain_digest(data: DomainData, domain: str, draw: Path | None = None) -> str:
@@ -158,12 +159,12 @@ def _check_upstream(params: Params, domain: str, cells: list[tuple[str, int]],
 def _warm_imports(heavy: set[str]) -> None:
     """Import what the cells will need once, before forking, so no worker pays for it (and no
     import lands inside a cell's ``compute/construct_s``)."""
-    import benchmark.metrics.diversity  # noqa: F401  (the round metrics: fairlearn)
+    import benchmark.evaluation.metrics.diversity  # noqa: F401  (the round metrics: fairlearn)
 
     if heavy:
-        import benchmark.acquisition  # noqa: F401
-        import benchmark.encoders  # noqa: F401
-        import benchmark.generators  # noqa: F401
+        import benchmark.construction.acquisition  # noqa: F401
+        import benchmark.upstream.encoders  # noqa: F401
+        import benchmark.upstream.generators  # noqa: F401
 
 
 def construct_cell(method_name: str, seed: int) -> str | None:

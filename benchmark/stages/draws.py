@@ -48,7 +48,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     import torch
 
-    from benchmark import encoders  # heavy (transformers): only when there is a draw to embed
+    from benchmark.upstream import (
+        encoders,  # heavy (transformers): only when there is a draw to embed
+    )
 
     torch.set_num_threads(params.pretrain.fit.threads)
     own = load_domain(domain_dir(args.domain), splits=("seed",))

@@ -13,16 +13,16 @@ match but whose sampling settings or judge changed is only measured again (secon
 guidance sweep trains nothing, a change to one domain retrains that domain's generator only,
 and a damaged output is rebuilt rather than trusted. ``--domain D`` runs one domain.
 
-Training data: seed (labelled) + pool (label = null token); the condition is (class, cluster),
-with clusters recomputed deterministically by ``benchmark.patterns.discover`` on the pretrained
-embeddings with the ``patterns`` params, i.e. the same clustering as ``patterns@domain``. A
-transfer domain's generator learns on the other site's seed + pool (``transfer_from``), its
-items assigned to the domain's own clusters: it aims at this domain's patterns from there.
-The judge that labels targeted samples (and the real items behind chance) is the simulated
-annotator's (``annotator@domain``: trained on the ``reference`` split, unseen by the generator),
-the same one that reviews synthetic items in ``construct``; ``evaluate`` takes any
-``judge(x_raw, z) -> labels``. Outputs per domain: the generator (``save_pretrained`` folders,
-swapped in whole), a JSON report (DVC metrics) and a PNG of samples (DVC plot), then the stamp.
+Training data: seed (labelled) + pool (label = null token); the condition is (class, cluster), with
+clusters recomputed deterministically by ``benchmark.upstream.patterns.discover`` on the pretrained
+embeddings with the ``patterns`` params, i.e. the same clustering as ``patterns@domain``. A transfer
+domain's generator learns on the other site's seed + pool (``transfer_from``), its items assigned to
+the domain's own clusters: it aims at this domain's patterns from there. The judge that labels
+targeted samples (and the real items behind chance) is the simulated annotator's
+(``annotator@domain``: trained on the ``reference`` split, unseen by the generator), the same one
+that reviews synthetic items in ``construct``; ``evaluate`` takes any ``judge(x_raw, z) -> labels``.
+Outputs per domain: the generator (``save_pretrained`` folders, swapped in whole), a JSON report
+(DVC metrics) and a PNG of samples (DVC plot), then the stamp.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from benchmark import patterns as pt
 from benchmark.closure import code_digest
 from benchmark.config import Params, as_dict, load_params
 from benchmark.data import DomainData, load_domain, load_learning_data
@@ -70,9 +69,10 @@ from benchmark.stages import (
     up_to_date,
     write_stamp,
 )
+from benchmark.upstream import patterns as pt
 
 if TYPE_CHECKING:
-    from benchmark.generators.measure import Judge
+    from benchmark.upstream.generators.measure import Judge
 
 _SPLITS = ("seed", "pool", "val", "reference")
 STAMP = "generator.stamp"  # the training inputs' digest and the weights', written last
@@ -85,8 +85,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = domains_args(__doc__, argv)
     # heavy (transformers, diffusers, Lightning): imported after argument checks, before any
     # clock starts and before the workers fork, so each pays nothing for them
-    from benchmark import encoders, generators  # noqa: F401
-    from benchmark.generators.train import fit  # noqa: F401
+    from benchmark.upstream import encoders, generators  # noqa: F401
+    from benchmark.upstream.generators.train import fit  # noqa: F401
 
     params = load_params()
     domains = grid_domains(params.grid, args.domain)
@@ -150,8 +150,8 @@ def cost(domain: str) -> float:
 def train_domain(domain: str) -> None:
     """Fit and save one domain's generator unless its weights are current, then measure and
     plot it; each stamp goes last."""
-    from benchmark import generators
-    from benchmark.generators.train import fit
+    from benchmark.upstream import generators
+    from benchmark.upstream.generators.train import fit
 
     params = _JOB["params"]
     cfg = params.generator
@@ -191,7 +191,7 @@ def train_domain(domain: str) -> None:
     fitted = read_json(folder / TRAINING, "dvc repro generator")
     start = time.perf_counter()
     judge = annotator_judge(domain, embed, z)
-    from benchmark.generators.evaluate import evaluate
+    from benchmark.upstream.generators.evaluate import evaluate
 
     report, samples = evaluate(gen, data, z, found, embed, cfg, judge)
     report.update({**fitted, "compute/train_s": train_s,
@@ -211,7 +211,7 @@ def train_domain(domain: str) -> None:
 
 def embedder(domain: str, data: DomainData) -> Callable[[np.ndarray], np.ndarray]:
     """The pretrained encoder as a numpy function (the space every measure works in)."""
-    from benchmark import encoders
+    from benchmark.upstream import encoders
 
     model = encoders.load(data.modality, encoder_dir(domain), data.input_shape)
     return lambda x: encoders.embed(data.modality, model, np.asarray(x, np.float32))

@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 
-from benchmark import patterns as pt
 from benchmark.config import PARAMS_FILE, ConfigError, as_dict, load_params
 from benchmark.data import DomainData, load_domain
 from benchmark.io import atomic_write, atomic_write_json, read_npz
@@ -37,8 +36,9 @@ from benchmark.paths import (
     pattern_map,
     pattern_report,
 )
-from benchmark.pattern_scores import RAW, SPLITS, pattern_report_of, rare_of
 from benchmark.stages import domain_args, run
+from benchmark.upstream import patterns as pt
+from benchmark.upstream.pattern_scores import RAW, SPLITS, pattern_report_of, rare_of
 
 
 def main(argv: Sequence[str] | None = None) -> None:

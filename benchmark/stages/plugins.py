@@ -12,7 +12,7 @@ runs modality code on ``plugins/modalities.json``, so DVC reruns them only when 
 content changes. Cheap by design: it reads ``params.yaml``, entry-point metadata and source
 files, and imports no plugin, torch or Lightning.
 
-    python -m benchmark.stages.plugins --folder baselines   # plugin_code@baselines
+    python -m benchmark.stages.plugins --folder methods     # plugin_code@methods
     python -m benchmark.stages.plugins                      # plugins
 """
 

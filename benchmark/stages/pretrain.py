@@ -38,8 +38,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = domain_args(__doc__, argv)
     import torch
 
-    import benchmark.encoders.pretrain  # noqa: F401  (Lightning: an import, not compute)
-    from benchmark import encoders  # heavy (transformers): imported after argument checks
+    import benchmark.upstream.encoders.pretrain  # noqa: F401  (Lightning: an import, not compute)
+    from benchmark.upstream import encoders  # heavy (transformers): imported after argument checks
 
     params = load_params()
     torch.set_num_threads(params.pretrain.fit.threads)
@@ -69,8 +69,8 @@ def fit_encoder(data: DomainData, params: PretrainParams, weights: str | None,
                 folder: Path) -> dict[str, Any]:
     """Pretrain a fresh encoder (or ensemble, ``params.fit.members``) on ``data``'s seed + pool,
     or copy the local ``weights``, into ``folder``."""
-    from benchmark import encoders
-    from benchmark.encoders.pretrain import pretrain
+    from benchmark.upstream import encoders
+    from benchmark.upstream.encoders.pretrain import pretrain
 
     if weights is not None:
         encoders.save(encoders.load(data.modality, weights, data.input_shape), folder)

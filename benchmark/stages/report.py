@@ -9,8 +9,9 @@ from collections.abc import Callable, Sequence
 
 import pandas as pd
 
-from benchmark import report, tuning
+from benchmark import tuning
 from benchmark.config import Params, load_params
+from benchmark.evaluation import report
 from benchmark.io import atomic_write_json, atomic_write_text, read_json
 from benchmark.paths import (
     FIGURES,

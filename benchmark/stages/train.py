@@ -26,7 +26,7 @@ from benchmark import modalities
 from benchmark.closure import code_digest
 from benchmark.config import Params, load_params
 from benchmark.data import DomainData, Split, load_domain, load_split
-from benchmark.evaluate import EVAL_SPLITS
+from benchmark.evaluation.evaluate import EVAL_SPLITS
 from benchmark.hardware import require_accelerator
 from benchmark.io import atomic_write_json, atomic_write_text, read_json, sweep_temp_files
 from benchmark.paths import (
@@ -59,7 +59,7 @@ STAMP = "train.stamp"  # digest of a cell's inputs, written last: a matching one
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = domain_cells_args(__doc__, argv)
-    from benchmark import downstream  # noqa: F401  heavy (Lightning): after argument checks
+    from benchmark.evaluation import downstream  # noqa: F401  heavy (Lightning): after argument checks
     from benchmark.tracking import Tracker  # noqa: F401
 
     params = load_params()
@@ -91,8 +91,8 @@ def stamp(domain: str, method: str, seed: int) -> str:
 
 def train_cell(method: str, seed: int) -> None:
     """Fit and score one cell unless its stamp says its inputs have not changed."""
-    from benchmark import downstream, mitigation
-    from benchmark.evaluate import score
+    from benchmark.evaluation import downstream, mitigation
+    from benchmark.evaluation.evaluate import score
     from benchmark.tracking import Tracker, group_of
 
     params, data, domain = _JOB["params"], _JOB["data"][seed], _JOB["domain"]
@@ -160,8 +160,8 @@ def label_efficiency(dataset: Split, construction: dict[str, Any], final: dict[s
     own model. Rounds only append to D, so each point is a prefix of the final dataset: one
     construction run gives the whole budget sweep of an anytime loop.
     """
-    from benchmark import downstream
-    from benchmark.evaluate import score
+    from benchmark.evaluation import downstream
+    from benchmark.evaluation.evaluate import score
 
     rounds = construction["rounds"]
     points = [(0, 0.0, int((dataset.meta["origin"] == "seed").sum()))]
@@ -207,7 +207,7 @@ def composition(dataset: Split, data: DomainData) -> dict[str, float]:
     """The dataset's group make-up (``unknown`` = synthetic items) and its total-variation
     distance from the pool's: who a constructed dataset represents, beside how its model does.
     """
-    from benchmark.metrics.diversity import composition_gap, group_composition
+    from benchmark.evaluation.metrics.diversity import composition_gap, group_composition
 
     n = len(data.group_names)
     shares = group_composition(dataset.group, n)

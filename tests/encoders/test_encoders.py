@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark import encoders
 from benchmark.config import ConfigError, ModalityCounts, PretrainFitParams, parse_params
-from benchmark.encoders.pretrain import pretrain
 from benchmark.stages.pretrain import fit_encoder
+from benchmark.upstream import encoders
+from benchmark.upstream.encoders.pretrain import pretrain
 from tests.conftest import make_domain
 
 SHAPES = {"image": (3, 12, 12), "sequence": (2, 32), "tabular": (7,)}

@@ -10,10 +10,9 @@ import math
 import numpy as np
 import pytest
 
-from benchmark.acquisition import agreement
-from benchmark.generators import measure
-from benchmark.metrics import diversity
-from benchmark.metrics.diversity import (
+from benchmark.construction.acquisition import agreement
+from benchmark.evaluation.metrics import diversity
+from benchmark.evaluation.metrics.diversity import (
     cluster_entropy,
     committee_consistency,
     composition_gap,
@@ -24,6 +23,7 @@ from benchmark.metrics.diversity import (
     prdc,
     vendi,
 )
+from benchmark.upstream.generators import measure
 
 # --- Vendi -------------------------------------------------------------------------------------
 

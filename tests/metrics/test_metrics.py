@@ -10,7 +10,7 @@ from fairlearn.metrics import demographic_parity_difference, equalized_odds_diff
 from numpy.typing import ArrayLike
 from sklearn.metrics import accuracy_score, f1_score
 
-from benchmark.metrics import METRICS, evaluate_split, group_table, shift_gap
+from benchmark.evaluation.metrics import METRICS, evaluate_split, group_table, shift_gap
 
 CORE = ["acc", "acc_gap", "acc_wg", "dpd", "eod", "f1_macro"]
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from benchmark.metrics.stats import cost_saved, cost_to_reach, mean_ci, paired_diff
+from benchmark.evaluation.metrics.stats import cost_saved, cost_to_reach, mean_ci, paired_diff
 
 
 @pytest.mark.parametrize("confidence", [0.9, 0.95, 0.99])

@@ -1,1 +1,0 @@
-"""Reference construction methods; each module registers one method."""

@@ -1,0 +1,70 @@
+"""Self-supervised pretraining of any encoder family with Lightning: a fixed number of steps of
+masked reconstruction on unlabelled items, sampled with replacement (like the downstream recipe,
+so the compute does not grow with the pool).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from typing import Any
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, RandomSampler, TensorDataset
+from transformers import PreTrainedModel
+
+from benchmark.config import PretrainFitParams
+from benchmark.hardware import require_accelerator
+from benchmark.progress import trainer_progress
+from benchmark.upstream.encoders import family
+
+
+class MaskedPretraining(pl.LightningModule):
+    """Wraps a ``transformers`` pretraining model; the model computes its own masked loss."""
+
+    def __init__(self, model: PreTrainedModel, modality: str, lr: float, weight_decay: float,
+                 steps: int) -> None:
+        super().__init__()
+        self.model, self.modality = model, modality
+        self.lr, self.weight_decay, self.steps = lr, weight_decay, steps
+        self.losses: list[float] = []
+
+    def training_step(self, batch: tuple[torch.Tensor], _: int) -> torch.Tensor:
+        loss = family(self.modality).loss(self.model, batch[0])
+        self.losses.append(float(loss.detach()))
+        self.log("pretrain/loss", loss, on_step=True, on_epoch=False)
+        return loss
+
+    def configure_optimizers(self) -> Any:
+        opt = torch.optim.AdamW(self.model.parameters(), lr=self.lr,
+                                weight_decay=self.weight_decay)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=self.lr, total_steps=self.steps,
+                                                    pct_start=0.1)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+def pretrain(model: PreTrainedModel, modality: str, x: np.ndarray, params: PretrainFitParams,
+             logger: Any = None, name: str = "pretrain") -> list[float]:
+    """Train ``model`` in place for the modality's ``params.steps`` on ``x``; returns the loss
+    per step. Progress: Lightning's bar on a terminal, else a line named ``name`` every tenth of
+    the steps.
+    """
+    require_accelerator(params.accelerator, params.devices, "pretrain.fit")
+    pl.seed_everything(params.seed, workers=True, verbose=False)
+    steps = params.steps.of(modality)
+    module = MaskedPretraining(model, modality, params.lr, params.weight_decay, steps)
+    data = TensorDataset(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)))
+    sampler = RandomSampler(data, replacement=True, num_samples=steps * params.batch_size,
+                            generator=torch.Generator().manual_seed(params.seed))
+    with tempfile.TemporaryDirectory(prefix="pretrain-") as tmp:
+        trainer = pl.Trainer(
+            max_steps=steps, accelerator=params.accelerator, devices=params.devices,
+            logger=logger if logger is not None else False, enable_checkpointing=False,
+            enable_model_summary=False, deterministic=True,
+            **trainer_progress(name, steps, lines=10),
+            log_every_n_steps=min(10, steps), default_root_dir=tmp,
+        )
+        trainer.fit(module, DataLoader(data, batch_size=params.batch_size, sampler=sampler))
+    model.eval()
+    return module.losses
