@@ -28,6 +28,7 @@ class Registry(Generic[T]):
         self.kind = kind
         self.entry_point_group = entry_point_group
         self._items: dict[str, T] = {}
+        self._installed: dict[str, EntryPoint] | None = None
 
     def register(self, name: str) -> Callable[[T], T]:
         """Decorator: ``@REGISTRY.register("name")``."""
@@ -52,14 +53,20 @@ class Registry(Generic[T]):
         self._items.pop(name, None)
 
     def _entry_points(self) -> dict[str, EntryPoint]:
-        if self.entry_point_group is None:
-            return {}
-        return {ep.name: ep for ep in entry_points(group=self.entry_point_group)}
+        """The group's entry points, read once per process (a scan of every installed package's
+        metadata: too slow for a lookup per training step)."""
+        if self._installed is None:
+            group = self.entry_point_group
+            self._installed = {} if group is None else {
+                ep.name: ep for ep in entry_points(group=group)}
+        return self._installed
 
     def _load(self, name: str) -> None:
         """Import the one entry point named ``name``: a broken plugin breaks only its own name."""
+        if name in self._items:
+            return
         ep = self._entry_points().get(name)
-        if ep is None or name in self._items:
+        if ep is None:
             return
         try:
             ep.load()  # importing the module runs its @register decorators
