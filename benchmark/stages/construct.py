@@ -31,7 +31,7 @@ from benchmark.config import Params, load_params
 from benchmark.construction.loop import Construction, construct
 from benchmark.construction.resources import Resources
 from benchmark.data import DomainData, Split, load_domain, save_split
-from benchmark.io import atomic_write_json, atomic_write_text, read_json, sweep_temp_files
+from benchmark.io import atomic_write_json, atomic_write_text, sweep_temp_files
 from benchmark.method import METHODS
 from benchmark.paths import (
     CONSTRUCTION,
@@ -121,8 +121,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     # unknown methods fail here, in one line
     light = {m for m in params.grid.methods if not METHODS.get(params.method_plugin(m)).upstream}
     cells = grid_cells(params.grid, args.method, args.seed, light)
-    kind = read_json(domain_dir(args.domain) / "domain.json",
-                     f"dvc repro prepare@{args.domain}")["modality"]
+    kind = load_domain(domain_dir(args.domain), splits=()).modality  # the card only
     code = {method: method_code(params, method, kind) for method in {m for m, _ in cells}}
     redraw = params.replicates.redraw
 
