@@ -60,6 +60,7 @@ UPSTREAM = ("data", "models", "embeddings", "generators", "plugins", "reports/pr
             "reports/patterns", "reports/generators", "reports/generator_samples",
             "reports/annotators")
 NOT_SYNCED = {"params.yaml", "dvc.lock"}  # the workspace's own
+DECISION = "replicates.yaml"  # the sequential design's extension, kept in the workspace
 NAME = re.compile(r"[A-Za-z0-9_-]+")  # an experiment's name is part of paths: nothing else
 
 
@@ -262,10 +263,70 @@ def _run(params: dict[str, Any], name: str, profile: str, root: Path,
                                                         params["tuning"]["grids"]))
         parse_params(params, f"{tuned / REPORTS / 'tuning.csv'} over {PARAMS_FILE}")
     dest = workspace(name, profile, root)
-    _repro(root, dest, params, name, profile, targets)
+    if params["report"].get("max_replicates") and not targets:
+        params = _sequential(root, dest, params, name, profile)
+    else:
+        _repro(root, dest, params, name, profile, targets)
     if (dest / REPORTS / "summary.md").is_file():
         publish(dest, target, params)
     return target
+
+
+def _sequential(root: Path, dest: Path, params: dict[str, Any], name: str,
+                profile: str) -> dict[str, Any]:
+    """The reported seeds, then per domain the replicates its paired CIs need
+    (``extension``), run in the same workspace: only the new cells compute. The decision is
+    kept beside the workspace's params (``DECISION``), so a rerun of the command resumes the
+    extended grid instead of first shrinking it back. Returns the params that ran last.
+    """
+    import pandas as pd
+
+    from benchmark.stages import digest
+
+    key = digest([file_form(params)])
+    decision = dest / DECISION
+    saved = yaml.safe_load(decision.read_text()) if decision.is_file() else None
+    if not (isinstance(saved, dict) and saved.get("params") == key):
+        _repro(root, dest, params, name, profile, ())
+        extra = extension(pd.read_csv(dest / REPORTS / "paired.csv"), params)
+        atomic_write_text(decision, yaml.safe_dump({"params": key, "extra_seeds": extra}))
+    else:
+        extra = saved["extra_seeds"]
+    if not extra:
+        return params
+    params = {**params, "grid": {**params["grid"], "extra_seeds": extra}}
+    more = ", ".join(f"{d} +{len(s)}" for d, s in extra.items())
+    _repro(root, dest, params, name, f"{profile}, more replicates: {more}", ())
+    return params
+
+
+def extension(paired: Any, params: Mapping[str, Any]) -> dict[str, list[int]]:
+    """Per domain, the seeds to add so that every undecided paired difference reaches
+    ``report.target_halfwidth``: the most replicates any method and metric needs at the spread
+    the reported seeds showed (``replicates_needed``), up to ``report.max_replicates`` in all.
+    A difference is decided when its CI lies wholly outside +- the target (a method known to
+    differ by more than the resolution sought, such as ``seed_only``): it sizes nothing. New
+    seeds follow the largest reported one, skipping the tuning seeds (their draws chose the
+    settings). Re-estimating the sample size from the variance alone, blind to the differences'
+    signs, is the internal-pilot design (Wittes & Brittain 1990): the intervals keep their level.
+    """
+    report, grid = params["report"], params["grid"]
+    target, cap = float(report["target_halfwidth"]), int(report["max_replicates"])
+    seeds, taken = list(grid["seeds"]), set((params.get("tuning") or {}).get("seeds") or [])
+    undecided = paired[(paired["diff"].abs() - paired["ci"] <= target)
+                       & paired["replicates_needed"].notna()]
+    extra: dict[str, list[int]] = {}
+    for domain in grid["domains"]:
+        rows = undecided[undecided["domain"] == domain]
+        want = min(int(rows["replicates_needed"].max()), cap) if len(rows) else 0
+        new, seed = [], max(seeds) + 1
+        while len(seeds) + len(new) < want:
+            if seed not in taken:
+                new.append(seed)
+            seed += 1
+        if new:
+            extra[domain] = new
+    return extra
 
 
 def _repro(root: Path, dest: Path, params: Mapping[str, Any], name: str, what: str,

@@ -49,6 +49,10 @@ def _broken(raw: dict, path: str, value) -> dict:
     ("methods.random", {"balance_groups": "yes"}, r"methods.random.balance_groups: got 'yes'"),
     ("grid.methods", ["random", "magic"], r"methods: unknown method 'magic'; valid names"),
     ("grid.seeds", [0, 0], r"grid.seeds: got \[0, 0\], expected a non-empty list"),
+    ("grid.extra_seeds", {"robotics": [0]},  # the smoke profile's grid.seeds are [0]
+     r"grid.extra_seeds.robotics: got \[0\], expected a list of distinct non-negative seeds"),
+    ("grid.extra_seeds", {"mars": [5]}, r"grid.extra_seeds.mars: got 'mars', expected a domain"),
+    ("report.max_replicates", 1, r"report.max_replicates: got 1, expected null or at least 2"),
     ("pretrain.fit.steps", 300, r"pretrain.fit.steps: got 300, expected a mapping"),
     ("pretrain.fit.steps.image", 0, r"pretrain.fit.steps.image: got 0, expected a positive"),
     ("train.curve", ["adaptiv"], r"train.curve: got 'adaptiv', expected a grid entry"),
@@ -59,6 +63,12 @@ def test_bad_values_name_key_value_and_expectation(raw_params, path, value, mess
     with pytest.raises(ConfigError, match=message) as err:
         parse_params(_broken(raw_params, path, value), "params.yaml")
     assert str(err.value).startswith("params.yaml: ")
+
+
+def test_a_domain_runs_its_extra_seeds_after_the_grid_seeds(raw_params) -> None:
+    params = parse_params(_broken(raw_params, "grid.extra_seeds", {"robotics": [7, 3]}))
+    assert params.grid.seeds_of("robotics") == [*params.grid.seeds, 7, 3]
+    assert params.grid.seeds_of("climate") == params.grid.seeds
 
 
 def test_curves_for_some_entries_only(raw_params) -> None:

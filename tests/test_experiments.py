@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -98,6 +99,52 @@ def _project(tmp_path: Path, overlay: dict) -> Path:
     return tmp_path
 
 
+def _paired(rows: list[tuple[str, str, float, float, float]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["domain", "method", "diff", "ci", "replicates_needed"])
+
+
+def _sequential_params(cap: int = 40) -> dict:
+    return {"grid": {"domains": ["a", "b", "c"], "seeds": [0, 1, 2]},
+            "tuning": {"seeds": [4, 5]},
+            "report": {"target_halfwidth": 0.03, "max_replicates": cap}}
+
+
+def test_extension_sizes_each_domain_by_its_undecided_differences() -> None:
+    paired = _paired([
+        ("a", "adaptive", 0.01, 0.05, 9),      # undecided: sizes a
+        ("a", "seed_only", -0.20, 0.06, 30),   # decided (CI wholly below -0.03): sizes nothing
+        ("b", "adaptive", 0.00, 0.02, 2),      # precise enough already
+        ("c", "adaptive", 0.05, 0.03, 100),    # CI [0.02, 0.08] overlaps +-0.03: undecided
+        ("c", "random", 0.0, math.nan, math.nan)])  # one replicate: no spread, no estimate
+    extra = experiment.extension(paired, _sequential_params())
+    # new seeds follow the reported ones, skipping the tuning seeds; c is capped at 40 in all
+    assert extra == {"a": [3, 6, 7, 8, 9, 10], "c": [3, *range(6, 42)]}
+    assert len(extra["c"]) + 3 == 40
+    assert experiment.extension(paired, _sequential_params(cap=3)) == {}
+
+
+def test_sequential_design_runs_the_extension_once_and_resumes_it(tmp_path: Path,
+                                                                  monkeypatch) -> None:
+    runs: list[dict] = []
+
+    def repro(root: Path, dest: Path, params: dict, *_: object) -> None:
+        runs.append(params["grid"].get("extra_seeds"))
+        (dest / "reports").mkdir(parents=True, exist_ok=True)
+        _paired([("a", "adaptive", 0.0, 0.05, 5)]).to_csv(dest / "reports" / "paired.csv")
+
+    monkeypatch.setattr(experiment, "_repro", repro)
+    params = {**_sequential_params(), "profile": "quick", "profiles": {"quick": {}}}
+    done = experiment._sequential(tmp_path, tmp_path / "ws", params, "exp", "quick")
+    assert runs == [None, {"a": [3, 6]}] and done["grid"]["extra_seeds"] == {"a": [3, 6]}
+    runs.clear()  # a rerun goes straight to the extended grid: nothing shrinks it back first
+    experiment._sequential(tmp_path, tmp_path / "ws", params, "exp", "quick")
+    assert runs == [{"a": [3, 6]}]
+    runs.clear()  # other params: decided anew
+    experiment._sequential(tmp_path, tmp_path / "ws", {**params, "tuning": {"seeds": [3]}},
+                           "exp", "quick")
+    assert runs == [None, {"a": [4, 5]}]
+
+
 # ------------------------------------------------------------------ end to end (smoke, one domain)
 
 
@@ -160,6 +207,9 @@ def test_each_experiment_runs_end_to_end(project: Path, name: str) -> None:
         for run in (workspace / "runs" / domain).glob("*/seed0/dataset.npz"):
             x = np.load(run)["x"][: len(drawn)]
             assert np.array_equal(x, drawn.x) and not np.array_equal(x, own.x[: len(x)])
+    if composed["report"].get("max_replicates"):  # the sequential design ran; one replicate
+        ws = project / ".experiments" / f"{name}-smoke"  # shows no spread: nothing to add
+        assert yaml.safe_load((ws / experiment.DECISION).read_text())["extra_seeds"] == {}
     if composed["report"]["baseline"] == "strongest":
         assert "**Strongest baseline:** `scale_only`" in summary  # the only one in the grid
     assert (out / "figures" / "robustness.png").read_bytes()[:4] == b"\x89PNG"

@@ -46,7 +46,7 @@ def test_markdown_and_plot(tmp_path) -> None:
 def test_missing_cell_names_its_file(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     with pytest.raises(FileNotFoundError, match="results/d/m/seed0/metrics.json"):
-        report.collect(["d"], ["m"], [0])
+        report.collect(["d"], ["m"], {"d": [0]})
 
 
 def test_paired_ci_is_exact_whatever_the_seed_order() -> None:

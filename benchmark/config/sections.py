@@ -26,6 +26,9 @@ class GridParams:
     seeds: list[int]
     workers: int = 2  # cells a per-domain stage runs at once (forked processes)
     tune: bool = False  # each entry with a tuning grid runs every setting (benchmark.tuning)
+    # per domain, replicates beyond ``seeds`` (benchmark.experiment's sequential design writes
+    # them where the paired CIs need more; a domain not named runs ``seeds`` only)
+    extra_seeds: dict[str, list[int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         require(self.workers >= 1, "workers", self.workers, "at least 1")
@@ -35,6 +38,17 @@ class GridParams:
                      "a non-empty list without duplicates")
         # seeds name run folders (seed<s>) and seed generators: reject before anything is written
         require(all(s >= 0 for s in self.seeds), "seeds", self.seeds, "non-negative integers")
+        for domain, extra in self.extra_seeds.items():
+            require(domain in self.domains, f"extra_seeds.{domain}", domain,
+                    f"a domain of grid.domains {self.domains}")
+            require(isinstance(extra, list) and len(set(extra)) == len(extra)
+                    and all(isinstance(s, int) and s >= 0 for s in extra)
+                    and not set(extra) & set(self.seeds), f"extra_seeds.{domain}", extra,
+                    "a list of distinct non-negative seeds, none of them in grid.seeds")
+
+    def seeds_of(self, domain: str) -> list[int]:
+        """The replicates a domain runs: ``seeds`` and its ``extra_seeds``."""
+        return [*self.seeds, *self.extra_seeds.get(domain, [])]
 
 
 @dataclass(frozen=True)
@@ -505,11 +519,17 @@ class ReportParams:
     cost_references: list[str] = field(default_factory=list)
     study: list[str] = field(default_factory=lambda: ["adaptive"])
     target_halfwidth: float = 0.03
+    # benchmark.experiment's sequential design: after the reported seeds, each domain gets the
+    # replicates its paired CIs need for ``target_halfwidth`` at the spread seen, up to this
+    # many in all (null: the reported seeds only)
+    max_replicates: int | None = None
 
     def __post_init__(self) -> None:
         require(0 < self.confidence < 1, "confidence", self.confidence, "a level in (0, 1)")
         require(self.target_halfwidth > 0, "target_halfwidth", self.target_halfwidth,
                  "a positive CI half-width")
+        require(self.max_replicates is None or self.max_replicates >= 2, "max_replicates",
+                self.max_replicates, "null or at least 2 replicates")
 
 
 @dataclass(frozen=True)

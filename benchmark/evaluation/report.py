@@ -37,12 +37,14 @@ NOT_FITTED = {
 }
 
 
-def collect(domains: Sequence[str], methods: Sequence[str], seeds: Sequence[int]) -> pd.DataFrame:
-    """One row per cell: its coordinates and every metric it wrote."""
+def collect(domains: Sequence[str], methods: Sequence[str],
+            seeds: Mapping[str, Sequence[int]]) -> pd.DataFrame:
+    """One row per cell (``seeds``: each domain's replicates): its coordinates and every
+    metric it wrote."""
     rows = []
     for domain in domains:
         for method in methods:
-            for seed in seeds:
+            for seed in seeds[domain]:
                 path = result_dir(domain, method, seed) / METRICS
                 if not path.is_file():
                     raise FileNotFoundError(f"{path} is missing: run `dvc repro` so every cell "
@@ -110,15 +112,15 @@ def _fmt(mean: float, half: float) -> str:
     return f"{mean:.3f}" if math.isnan(half) else f"{mean:.3f} ± {half:.3f}"
 
 
-def collect_tables(domains: Sequence[str], methods: Sequence[str], seeds: Sequence[int],
-                   path: Any) -> pd.DataFrame:
+def collect_tables(domains: Sequence[str], methods: Sequence[str],
+                   seeds: Mapping[str, Sequence[int]], path: Any) -> pd.DataFrame:
     """Every cell's CSV table at ``path(domain, method, seed)`` with its coordinates, long
     format; empty when no cell has one.
     """
     parts = []
     for domain in domains:
         for method in methods:
-            for seed in seeds:
+            for seed in seeds[domain]:
                 file = Path(path(domain, method, seed))
                 if file.is_file() and file.stat().st_size:
                     part = pd.read_csv(file)
@@ -126,8 +128,8 @@ def collect_tables(domains: Sequence[str], methods: Sequence[str], seeds: Sequen
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
-def collect_curves(domains: Sequence[str], methods: Sequence[str], seeds: Sequence[int]
-                   ) -> pd.DataFrame:
+def collect_curves(domains: Sequence[str], methods: Sequence[str],
+                   seeds: Mapping[str, Sequence[int]]) -> pd.DataFrame:
     """Every cell's label-efficiency curve (``train.curve``); empty without."""
     return collect_tables(domains, methods, seeds, lambda d, m, s: result_dir(d, m, s) / CURVE)
 

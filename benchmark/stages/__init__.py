@@ -75,19 +75,21 @@ def domain_cells_args(description: str, argv: Sequence[str] | None) -> argparse.
     return parser.parse_args(argv)
 
 
-def grid_cells(grid: Any, method: str | None = None, seed: int | None = None,
+def grid_cells(grid: Any, domain: str, method: str | None = None, seed: int | None = None,
                light: Collection[str] = ()) -> list[tuple[str, int]]:
-    """The (method, seed) cells of the grid, those of ``light`` methods last so that two
-    workers finish together; ``method`` / ``seed`` filter and must be in the grid.
+    """The (method, seed) cells of the grid on ``domain`` (its ``seeds_of``), those of
+    ``light`` methods last so that two workers finish together; ``method`` / ``seed`` filter
+    and must be in the grid.
     """
     # a filter outside the grid would select no cell: a silent exit 0
+    seeds = grid.seeds_of(domain)
     if method is not None and method not in grid.methods:
         raise ConfigError(f"--method {method}: not in the grid; expected one of "
                           f"params.yaml grid.methods {grid.methods}")
-    if seed is not None and seed not in grid.seeds:
+    if seed is not None and seed not in seeds:
         raise ConfigError(f"--seed {seed}: not in the grid; expected one of "
-                          f"params.yaml grid.seeds {grid.seeds}")
-    cells = [(m, s) for m in grid.methods for s in grid.seeds
+                          f"params.yaml grid.seeds (and grid.extra_seeds.{domain}) {seeds}")
+    cells = [(m, s) for m in grid.methods for s in seeds
              if (method is None or m == method) and (seed is None or s == seed)]
     return sorted(cells, key=lambda c: c[0] in light)
 

@@ -120,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     params = load_params()
     # unknown methods fail here, in one line
     light = {m for m in params.grid.methods if not METHODS.get(params.method_plugin(m)).upstream}
-    cells = grid_cells(params.grid, args.method, args.seed, light)
+    cells = grid_cells(params.grid, args.domain, args.method, args.seed, light)
     kind = load_domain(domain_dir(args.domain), splits=()).modality  # the card only
     code = {method: method_code(params, method, kind) for method in {m for m, _ in cells}}
     redraw = params.replicates.redraw

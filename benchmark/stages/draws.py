@@ -40,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     params = load_params()
     root = draws_dir(args.domain)
     root.mkdir(parents=True, exist_ok=True)
-    seeds = params.grid.seeds if params.replicates.redraw else []
+    seeds = params.grid.seeds_of(args.domain) if params.replicates.redraw else []
     for stale in root.iterdir():  # seeds no longer drawn
         if stale.name not in {draw_dir(args.domain, s).name for s in seeds}:
             shutil.rmtree(stale) if stale.is_dir() else stale.unlink()

@@ -32,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     del argv
     params = load_params()
     grid, conf, rep = params.grid, params.report.confidence, params.report
-    coords = (grid.domains, grid.methods, grid.seeds)
+    coords = (grid.domains, grid.methods, {d: grid.seeds_of(d) for d in grid.domains})
     cells, tuned = report.collect(*coords), pd.DataFrame()
     if grid.tune:  # each tuned entry's best setting on val, under the entry's name
         cells, tuned = tuning.select(cells, params.tuning.metric, params.tuning.grids)

@@ -65,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     params = load_params()
     require_accelerator(params.train.accelerator, params.train.devices, "train")  # before writes
     # cells that fit a label-efficiency curve (several fits) start first
-    cells = grid_cells(params.grid, args.method, args.seed,
+    cells = grid_cells(params.grid, args.domain, args.method, args.seed,
                        light={m for m in params.grid.methods if not params.fits_curve(m)})
     redraw = params.replicates.redraw
     data = per_seed([s for _, s in cells], not redraw,  # a seed's own draw, or the domain's
