@@ -1,29 +1,76 @@
-"""Whether the accelerator ``params.yaml`` asks for is present on this machine.
+"""Where a stage computes: ``params.yaml``'s ``hardware`` section, made this process's once.
 
-``benchmark.config`` checks only that the name is one Lightning knows: a params file is valid
-on a laptop and on a GPU server alike. Presence is checked here, before a trainer is built (and
-by a stage before it writes anything), because Lightning's own complaint is a traceback from deep
-inside ``Trainer``.
+Each stage calls :func:`configure` after loading its params; from then on every fit
+(:func:`trainer_args`, Lightning), embedding, generator sampling and judge call
+(:func:`device`) runs on the same accelerator, and nothing else picks one. ``auto`` takes a
+GPU when one is visible, else the CPU. ``benchmark.config`` checks only that the name is one
+Lightning knows, so a params file is valid on a laptop and on a GPU server alike; presence is
+checked here, before a stage writes anything, because Lightning's own complaint is a traceback
+from deep inside ``Trainer``.
+
+Cells run in forked workers (``benchmark.stages.run_cells``), which may each use the GPU only
+if the parent never initialised CUDA: availability is counted through NVML
+(``torch.cuda.device_count``, and ``PYTORCH_NVML_BASED_CUDA_CHECK`` for libraries that ask
+``is_available``), and models move to the device inside a cell, never in the parent.
 """
 
 from __future__ import annotations
 
-from benchmark.config import PARAMS_FILE, ConfigError
+import os
+from typing import Any
+
+from benchmark.config import PARAMS_FILE, ConfigError, HardwareParams
+
+os.environ.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")  # checks that do not poison a fork
+
+LIGHTNING = {"cuda": "gpu", "mps": "mps", "cpu": "cpu"}  # a device's Lightning accelerator
+_current = HardwareParams()  # until a stage configures its own
 
 
-def require_accelerator(accelerator: str, devices: int, key: str) -> None:
-    """Raise :class:`ConfigError` naming ``<key>.accelerator`` when fewer than ``devices``
-    devices of that kind are visible; ``cpu`` and ``auto`` always run.
+def configure(hardware: HardwareParams, key: str = "hardware") -> None:
+    """Make ``hardware`` this process's; a ``ConfigError`` naming ``<key>.accelerator`` when
+    fewer than ``devices`` devices of the kind asked for are visible (``cpu`` and ``auto``
+    always run).
     """
+    global _current
+    found = _visible(hardware.accelerator)
+    if found is not None and found < hardware.devices:
+        raise ConfigError(f"{PARAMS_FILE}: {key}.accelerator: got {hardware.accelerator!r} "
+                          f"with {key}.devices = {hardware.devices}, but this machine has "
+                          f"{found} such device(s); expected 'cpu' or 'auto' here")
+    _current = hardware
+
+
+def current() -> HardwareParams:
+    """The hardware this process was configured with (the CPU until a stage says)."""
+    return _current
+
+
+def device(hardware: HardwareParams | None = None) -> str:
+    """The torch device computations run on: ``cuda``, ``mps`` or ``cpu``."""
+    hw = hardware or _current
+    if hw.accelerator in ("gpu", "cuda"):
+        return "cuda"
+    if hw.accelerator == "auto":
+        if _visible("cuda"):
+            return "cuda"
+        return "mps" if _visible("mps") else "cpu"
+    return hw.accelerator
+
+
+def trainer_args(hardware: HardwareParams | None = None) -> dict[str, Any]:
+    """``Trainer`` keyword arguments: the resolved accelerator, devices and precision."""
+    hw = hardware or _current
+    return {"accelerator": LIGHTNING[device(hw)], "devices": hw.devices,
+            "precision": hw.precision}
+
+
+def _visible(accelerator: str) -> int | None:
+    """Devices of that kind this machine shows (None: the kind needs none)."""
     import torch
 
     if accelerator in ("gpu", "cuda"):
-        found = torch.cuda.device_count()
-    elif accelerator == "mps":
-        found = int(torch.backends.mps.is_available())
-    else:
-        return
-    if found < devices:
-        raise ConfigError(f"{PARAMS_FILE}: {key}.accelerator: got {accelerator!r} with "
-                          f"{key}.devices = {devices}, but this machine has {found} such "
-                          "device(s); expected 'cpu' or 'auto' here")
+        return torch.cuda.device_count()
+    if accelerator == "mps":
+        return int(torch.backends.mps.is_available())
+    return None

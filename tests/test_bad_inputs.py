@@ -219,9 +219,9 @@ CASES = [
     pytest.param(PREPARE, params({"profiles.smoke.patterns.top": 6}),
                  r"params\.yaml: profiles\.smoke\.patterns\.top: got 6, expected between 1 and "
                  r"k - 1 = 5", id="patterns-top-not-below-k"),
-    pytest.param(PREPARE, params({"profiles.smoke.train.accelerator": "tpu2"}),
-                 r"params\.yaml: profiles\.smoke\.train\.accelerator: got 'tpu2', expected one "
-                 r"of 'auto'", id="unknown-accelerator"),
+    pytest.param(PREPARE, params({"profiles.smoke.hardware.accelerator": "tpu2"}),
+                 r"params\.yaml: profiles\.smoke\.hardware\.accelerator: got 'tpu2', expected "
+                 r"one of 'auto'", id="unknown-accelerator"),
     # params.yaml: names of plugins, domains and methods
     pytest.param(PREPARE, params({"report.baseline": "nosuch"}),
                  r"params\.yaml: report\.baseline: got 'nosuch', expected 'strongest' or one of "
@@ -310,11 +310,15 @@ CASES = [
                  r"items of seed \+ pool in data/biomedical", id="patterns-k-above-items"),
     # hardware
     pytest.param(["benchmark.stages.train", "biomedical"],
-                 params({"profiles.smoke.train.accelerator": "gpu"}),
-                 r"params\.yaml: profiles\.smoke\.train\.accelerator: got 'gpu' with "
-                 r"train\.devices = 1, but this machine has 0 such device\(s\); expected 'cpu' or "
-                 r"'auto'",
+                 params({"profiles.smoke.hardware.accelerator": "gpu"}),
+                 r"params\.yaml: profiles\.smoke\.hardware\.accelerator: got 'gpu' with "
+                 r"hardware\.devices = 1, but this machine has 0 such device\(s\); expected 'cpu' "
+                 r"or 'auto'",
                  id="train-gpu-absent"),
+    pytest.param(["benchmark.stages.generator"],
+                 params({"profiles.smoke.hardware.accelerator": "cuda"}),
+                 r"params\.yaml: profiles\.smoke\.hardware\.accelerator: got 'cuda' with "
+                 r"hardware\.devices = 1, but this machine has 0", id="generator-gpu-absent"),
     # the Label Studio bridge
     pytest.param(["benchmark.annotate", "export", "queue.npz", "tasks.json"], None,
                  r"queue\.npz: queue file not found; expected the queue\.npz", id="queue-missing"),

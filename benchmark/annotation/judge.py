@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from benchmark import hardware
 from benchmark.io import atomic_write, atomic_write_json, read_json, read_weights
 from benchmark.modalities import modality
 
@@ -42,9 +43,12 @@ class Judge:
 
     @torch.no_grad()
     def proba(self, x: np.ndarray) -> np.ndarray:
-        self.net.eval()
+        """Class probabilities, computed on the process's device (``benchmark.hardware``)."""
+        on = hardware.device()
+        self.net.to(on).eval()
         parts = [torch.softmax(self.net(torch.from_numpy(np.ascontiguousarray(
-            x[i:i + 1024], dtype=np.float32))), -1).numpy() for i in range(0, len(x), 1024)]
+            x[i:i + 1024], dtype=np.float32)).to(on)), -1).cpu().numpy()
+            for i in range(0, len(x), 1024)]
         return np.concatenate(parts) if parts else np.zeros((0, self.card["n_classes"]))
 
     def realistic(self, x: np.ndarray) -> np.ndarray:

@@ -203,8 +203,6 @@ class TrainParams:
     val_every: int
     width: int
     augment: bool = True
-    accelerator: str = "cpu"
-    devices: int = 1
     threads: int = 1  # torch CPU threads; 1 avoids OpenMP oversubscription on small models
     # also fit D as it stood after each earlier round (accuracy vs cost): every cell (true) or
     # the cells of these grid entries (the cost saved needs the curves of the methods measured
@@ -212,13 +210,35 @@ class TrainParams:
     curve: bool | list[str] = False
 
     def __post_init__(self) -> None:
-        for key in ("max_steps", "batch_size", "val_every", "width", "devices", "threads"):
+        for key in ("max_steps", "batch_size", "val_every", "width", "threads"):
             require(getattr(self, key) >= 1, key, getattr(self, key), "a positive integer")
         require(self.lr > 0, "lr", self.lr, "a positive learning rate")
         require(self.val_every <= self.max_steps, "val_every", self.val_every, "at most max_steps")
-        # Lightning's names; whether one is present is checked where a trainer is built
-        require(self.accelerator in ("auto", "cpu", "gpu", "cuda", "mps"), "accelerator",
-                 self.accelerator, "one of 'auto', 'cpu', 'gpu', 'cuda', 'mps'")
+
+
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")  # Lightning's names
+PRECISIONS = ("32-true", "bf16-mixed", "16-mixed")
+
+
+@dataclass(frozen=True)
+class HardwareParams:
+    """Where every stage computes (``benchmark.hardware``): the fits, the embeddings, the
+    generator's sampling and the judge. ``auto`` takes a GPU when one is visible, else the CPU;
+    ``precision`` is Lightning's for every fit (``32-true`` gives the CPU's numbers up to
+    floating-point noise; the mixed ones are a GPU speed lever that changes them).
+    """
+
+    accelerator: str = "cpu"
+    devices: int = 1
+    precision: str = "32-true"
+
+    def __post_init__(self) -> None:
+        # whether one is present is checked when a stage configures it (benchmark.hardware)
+        require(self.accelerator in ACCELERATORS, "accelerator", self.accelerator,
+                 "one of " + ", ".join(repr(a) for a in ACCELERATORS))
+        require(self.devices >= 1, "devices", self.devices, "a positive integer")
+        require(self.precision in PRECISIONS, "precision", self.precision,
+                 "one of " + ", ".join(repr(p) for p in PRECISIONS))
 
 
 IMAGE_VIEWS = ("rgb", "standardised", "od")
@@ -324,17 +344,12 @@ class PretrainFitParams:
     # side by side (see benchmark.upstream.encoders.Ensemble); 1 = a single encoder
     members: ModalityCounts = field(default_factory=lambda: ModalityCounts(1, 1, 1))
     embed_batch_size: int = 512
-    accelerator: str = "cpu"
-    devices: int = 1
     threads: int = 1  # torch CPU threads; 1 avoids OpenMP oversubscription on small models
 
     def __post_init__(self) -> None:
-        for key in ("batch_size", "embed_batch_size", "devices", "threads"):
+        for key in ("batch_size", "embed_batch_size", "threads"):
             require(getattr(self, key) >= 1, key, getattr(self, key), "a positive integer")
         require(self.lr > 0, "lr", self.lr, "a positive learning rate")
-        # Lightning's names; whether one is present is checked where a trainer is built
-        require(self.accelerator in ("auto", "cpu", "gpu", "cuda", "mps"), "accelerator",
-                 self.accelerator, "one of 'auto', 'cpu', 'gpu', 'cuda', 'mps'")
 
 
 @dataclass(frozen=True)
@@ -552,6 +567,7 @@ class Params:
     tuning: TuningParams = field(default_factory=TuningParams)
     replicates: ReplicatesParams = field(default_factory=ReplicatesParams)
     plugins: PluginsParams = field(default_factory=PluginsParams)
+    hardware: HardwareParams = field(default_factory=HardwareParams)
 
     def method_plugin(self, name: str) -> str:
         """The registered method a grid entry runs: itself, or the one its ``use`` key names

@@ -26,10 +26,9 @@ from torch.utils.data import (
     TensorDataset,
 )
 
-from benchmark import modalities
+from benchmark import hardware, modalities
 from benchmark.config import TrainParams
 from benchmark.data import Split
-from benchmark.hardware import require_accelerator
 from benchmark.progress import trainer_progress
 
 
@@ -68,12 +67,14 @@ class Classifier(pl.LightningModule):
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
 
-def _loader(split: Split, batch_size: int, steps: int | None, seed: int) -> DataLoader:
+def _loader(split: Split, batch_size: int, steps: int | None, seed: int,
+            device: str = "cpu") -> DataLoader:
     """Batches as index lists sliced from the tensors in one step (a ``BatchSampler`` as the
     sampler, no per-item fetch and collate): the batches a per-item loader would give, at a
-    fraction of its cost per step. Training draws ``steps`` batches with replacement.
+    fraction of its cost per step. Training draws ``steps`` batches with replacement. The
+    tensors live on ``device`` (tens of MB at most), so a GPU step copies nothing from the host.
     """
-    ds = TensorDataset(torch.from_numpy(split.x), torch.from_numpy(split.y))
+    ds = TensorDataset(*(torch.from_numpy(a).to(device) for a in (split.x, split.y)))
     if steps is None:
         order: Sampler[int] = SequentialSampler(ds)
     else:
@@ -90,7 +91,6 @@ def fit(train: Split, val: Split, modality: str, n_classes: int, params: TrainPa
     Progress: Lightning's bar on a terminal, else ``lines`` lines named ``name`` (one at the
     end for a cell, of which there are many; ten for a long fit such as the judge's).
     """
-    require_accelerator(params.accelerator, params.devices, "train")
     pl.seed_everything(seed, workers=True, verbose=False)
     torch.set_num_threads(params.threads)
     model = Classifier(modality, train.x.shape[1:], n_classes, params.width, params.lr,
@@ -102,7 +102,7 @@ def fit(train: Split, val: Split, modality: str, n_classes: int, params: TrainPa
                                             mode="max", save_top_k=1, save_weights_only=True)
         progress = trainer_progress(name, params.max_steps, lines=lines)
         trainer = pl.Trainer(
-            max_steps=params.max_steps, accelerator=params.accelerator, devices=params.devices,
+            max_steps=params.max_steps, **hardware.trainer_args(),
             logger=logger if logger is not None else False,
             callbacks=[best, *progress["callbacks"]],
             val_check_interval=params.val_every, check_val_every_n_epoch=None,
@@ -111,8 +111,9 @@ def fit(train: Split, val: Split, modality: str, n_classes: int, params: TrainPa
             deterministic=True, log_every_n_steps=min(10, params.max_steps),
             default_root_dir=tmp,
         )
-        trainer.fit(model, _loader(train, params.batch_size, params.max_steps, seed),
-                    _loader(val, 512, None, seed))
+        on = hardware.device()
+        trainer.fit(model, _loader(train, params.batch_size, params.max_steps, seed, on),
+                    _loader(val, 512, None, seed, on))
         shutil.copyfile(best.best_model_path, Path(tmp) / "copy.ckpt")
         os.replace(Path(tmp) / "copy.ckpt", checkpoint)
     return Classifier.load_from_checkpoint(checkpoint, map_location="cpu")
@@ -121,16 +122,19 @@ def fit(train: Split, val: Split, modality: str, n_classes: int, params: TrainPa
 @torch.no_grad()
 def predict(model: Classifier, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
     """Class predictions for ``x``."""
-    model.eval()
-    out = [model(torch.from_numpy(x[i:i + batch_size])).argmax(-1).numpy()
-           for i in range(0, len(x), batch_size)]
+    out = [p.argmax(-1).numpy() for p in _logits(model, x, batch_size)]
     return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
 
 @torch.no_grad()
 def proba(model: Classifier, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
     """Class probabilities for ``x`` (softmax of the logits)."""
-    model.eval()
-    out = [model(torch.from_numpy(x[i:i + batch_size])).softmax(-1).numpy()
-           for i in range(0, len(x), batch_size)]
-    return np.concatenate(out)
+    return np.concatenate([p.softmax(-1).numpy() for p in _logits(model, x, batch_size)])
+
+
+def _logits(model: Classifier, x: np.ndarray, batch_size: int) -> list[torch.Tensor]:
+    """The logits of ``x`` in batches, computed on this process's device, back on the host."""
+    on = hardware.device()
+    model.to(on).eval()
+    return [model(torch.from_numpy(x[i:i + batch_size]).to(on)).cpu()
+            for i in range(0, len(x), batch_size)]

@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from benchmark import hardware
 from benchmark.config import Params, as_dict, load_params
 from benchmark.data import DomainData, load_domain
-from benchmark.hardware import require_accelerator
 from benchmark.io import atomic_write_json, read_npz
 from benchmark.paths import (
     PRETRAINED,
@@ -71,7 +71,7 @@ def fit_judge(data: DomainData, z: dict[str, np.ndarray], params: Params, folder
 def main(argv: Sequence[str] | None = None) -> None:
     args = domain_args(__doc__, argv)
     params = load_params()
-    require_accelerator(params.train.accelerator, params.train.devices, "train")  # before writes
+    hardware.configure(params.hardware)  # before anything is written
     data = load_domain(domain_dir(args.domain), splits=SPLITS)
     z = read_npz(embeddings_file(args.domain, PRETRAINED), SPLITS,
                  f"dvc repro pretrain@{args.domain}")

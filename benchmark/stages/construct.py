@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmark import modalities
+from benchmark import hardware, modalities
 from benchmark.annotation import Ledger, SimulatedAnnotator
 from benchmark.annotation.human import AwaitingAnswers, HumanAnnotator
 from benchmark.closure import code_digest
@@ -118,6 +118,7 @@ _JOB: dict[str, Any] = {}  # what every cell of this stage shares; forked worker
 def main(argv: Sequence[str] | None = None) -> None:
     args = domain_cells_args(__doc__, argv)
     params = load_params()
+    hardware.configure(params.hardware)  # before anything is written
     # unknown methods fail here, in one line
     light = {m for m in params.grid.methods if not METHODS.get(params.method_plugin(m)).upstream}
     cells = grid_cells(params.grid, args.domain, args.method, args.seed, light)

@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict
 
-from benchmark import modalities
+from benchmark import hardware, modalities
 from benchmark.closure import code_digest
 from benchmark.config import Params, load_params
 from benchmark.data import DomainData, load_domain, save_domain
@@ -38,6 +38,7 @@ VISIBLE = ("seed", "pool", "val")  # the splits construction embeds
 def main(argv: Sequence[str] | None = None) -> None:
     args = domain_args(__doc__, argv)
     params = load_params()
+    hardware.configure(params.hardware)  # before anything is written
     root = draws_dir(args.domain)
     root.mkdir(parents=True, exist_ok=True)
     seeds = params.grid.seeds_of(args.domain) if params.replicates.redraw else []

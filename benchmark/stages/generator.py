@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from benchmark import hardware
 from benchmark.closure import code_digest
 from benchmark.config import Params, as_dict, load_params
 from benchmark.data import DomainData, load_domain, load_learning_data
@@ -89,6 +90,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     from benchmark.upstream.generators.train import fit  # noqa: F401
 
     params = load_params()
+    hardware.configure(params.hardware)  # before anything is written
     domains = grid_domains(params.grid, args.domain)
     kind = {d: load_domain(domain_dir(d), splits=()).modality for d in domains}  # the cards
     code = {m: code_digest(["benchmark.stages.generator", code_module(m)])

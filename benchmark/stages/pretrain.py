@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmark import hardware
 from benchmark.config import PretrainParams, as_dict, load_params
 from benchmark.data import SPLITS, DomainData, load_domain, load_learning_data
 from benchmark.io import atomic_write_json, atomic_write_npz
@@ -42,6 +43,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     from benchmark.upstream import encoders  # heavy (transformers): imported after argument checks
 
     params = load_params()
+    hardware.configure(params.hardware)  # before anything is written
     torch.set_num_threads(params.pretrain.fit.threads)
     data = load_domain(domain_dir(args.domain))
     start = time.perf_counter()

@@ -22,12 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from benchmark import modalities
+from benchmark import hardware, modalities
 from benchmark.closure import code_digest
 from benchmark.config import Params, load_params
 from benchmark.data import DomainData, Split, load_domain, load_split
 from benchmark.evaluation.evaluate import EVAL_SPLITS
-from benchmark.hardware import require_accelerator
 from benchmark.io import atomic_write_json, atomic_write_text, read_json, sweep_temp_files
 from benchmark.paths import (
     CONSTRUCTION,
@@ -63,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     from benchmark.tracking import Tracker  # noqa: F401
 
     params = load_params()
-    require_accelerator(params.train.accelerator, params.train.devices, "train")  # before writes
+    hardware.configure(params.hardware)  # before anything is written
     # cells that fit a label-efficiency curve (several fits) start first
     cells = grid_cells(params.grid, args.domain, args.method, args.seed,
                        light={m for m in params.grid.methods if not params.fits_curve(m)})

@@ -25,7 +25,7 @@ import torch
 from transformers import PreTrainedModel
 from transformers.utils import logging as hf_logging
 
-from benchmark import modalities
+from benchmark import hardware, modalities
 from benchmark.config import EncoderParams
 from benchmark.io import DataFormatError
 from benchmark.upstream.encoders.base import EncoderFamily
@@ -163,12 +163,12 @@ def quiet() -> Iterator[None]:
 @torch.no_grad()
 def embed(modality: str, encoder: Encoder, x: np.ndarray,
           batch_size: int = 512) -> np.ndarray:
-    """Embeddings of ``x`` in batches, float32 ``(n, dim)``; an ensemble's members' side by
-    side."""
+    """Embeddings of ``x`` in batches, float32 ``(n, dim)``, computed on the process's device
+    (``benchmark.hardware``); an ensemble's members' side by side."""
     if isinstance(encoder, Ensemble):
         return np.concatenate([embed(modality, m, x, batch_size) for m in encoder.members], 1)
-    fam = family(modality)
-    encoder.eval()
-    parts = [fam.pool(encoder, torch.from_numpy(np.ascontiguousarray(x[i:i + batch_size])))
+    fam, on = family(modality), hardware.device()
+    encoder.to(on).eval()
+    parts = [fam.pool(encoder, torch.from_numpy(np.ascontiguousarray(x[i:i + batch_size])).to(on))
              for i in range(0, len(x), batch_size)]
-    return torch.cat(parts).numpy().astype(np.float32)
+    return torch.cat(parts).cpu().numpy().astype(np.float32)

@@ -14,8 +14,8 @@ import torch
 from torch.utils.data import DataLoader, RandomSampler, TensorDataset
 from transformers import PreTrainedModel
 
+from benchmark import hardware
 from benchmark.config import PretrainFitParams
-from benchmark.hardware import require_accelerator
 from benchmark.progress import trainer_progress
 from benchmark.upstream.encoders import family
 
@@ -50,7 +50,6 @@ def pretrain(model: PreTrainedModel, modality: str, x: np.ndarray, params: Pretr
     per step. Progress: Lightning's bar on a terminal, else a line named ``name`` every tenth of
     the steps.
     """
-    require_accelerator(params.accelerator, params.devices, "pretrain.fit")
     pl.seed_everything(params.seed, workers=True, verbose=False)
     steps = params.steps.of(modality)
     module = MaskedPretraining(model, modality, params.lr, params.weight_decay, steps)
@@ -59,12 +58,12 @@ def pretrain(model: PreTrainedModel, modality: str, x: np.ndarray, params: Pretr
                             generator=torch.Generator().manual_seed(params.seed))
     with tempfile.TemporaryDirectory(prefix="pretrain-") as tmp:
         trainer = pl.Trainer(
-            max_steps=steps, accelerator=params.accelerator, devices=params.devices,
+            max_steps=steps, **hardware.trainer_args(),
             logger=logger if logger is not None else False, enable_checkpointing=False,
             enable_model_summary=False, deterministic=True,
             **trainer_progress(name, steps, lines=10),
             log_every_n_steps=min(10, steps), default_root_dir=tmp,
         )
         trainer.fit(module, DataLoader(data, batch_size=params.batch_size, sampler=sampler))
-    model.eval()
+    model.cpu().eval()  # saved and embedded from here; embed() moves it where it runs
     return module.losses

@@ -125,8 +125,9 @@ def load(modality: str, folder: str) -> nn.Module:
 
 def predict(model: nn.Module, x: torch.Tensor, t: torch.Tensor, label: torch.Tensor,
             cluster: torch.Tensor, n_classes: int, k: int) -> torch.Tensor:
-    """The predicted noise for a batch, whatever the modality."""
-    t = t.expand(len(x)) if t.dim() == 0 else t
+    """The predicted noise for a batch, whatever the modality; ``t`` (a sampler's step, on the
+    host) moves to the batch's device."""
+    t = (t.expand(len(x)) if t.dim() == 0 else t).to(x.device)
     if isinstance(model, UNet1DModel):
         hot = torch.cat([nn.functional.one_hot(label, n_classes + 1),
                          nn.functional.one_hot(cluster, k + 1)], dim=1).to(x.dtype)

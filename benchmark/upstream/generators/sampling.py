@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from diffusers import DDIMScheduler, DPMSolverMultistepScheduler
 
+from benchmark import hardware
 from benchmark.upstream.generators.denoisers import predict
 from benchmark.upstream.generators.model import Generator
 
@@ -31,15 +32,18 @@ def sample(gen: Generator, n: int, label: int | np.ndarray | None = None,
 
     Guidance mixes conditional and null predictions, ``out = out_null + w (out_cond - out_null)``
     (Ho & Salimans 2022; noise or velocity, whichever the scheduler's ``prediction_type``
-    names); with no target at all it is a plain unconditional pass.
+    names); with no target at all it is a plain unconditional pass. It runs on the process's
+    device (``benchmark.hardware``); the starting noise is drawn on the host from ``seed``, so
+    every device starts from the same noise.
     """
+    on = hardware.device()
     labels = _condition(label, n, gen.n_classes)
     clusters = _condition(cluster, n, gen.k)
     sched = SAMPLERS[sampler].from_config(gen.scheduler.config)
-    gen.denoiser.eval()
+    gen.denoiser.to(on).eval()
     rng = torch.Generator().manual_seed(seed)
     parts = [_denoise(gen, sched, labels[i:i + batch_size], clusters[i:i + batch_size], steps,
-                      guidance, rng) for i in range(0, n, batch_size)]
+                      guidance, rng, on).cpu().numpy() for i in range(0, n, batch_size)]
     x = gen.unscale(np.concatenate(parts)) if parts else np.zeros((0, *gen.shape), np.float32)
     targeted = label is not None or cluster is not None
     meta = {"synthetic": np.ones(n, bool), "target_label": _meta(label, n),
@@ -54,11 +58,15 @@ def _meta(value: int | np.ndarray | None, n: int) -> np.ndarray:
 
 
 def _denoise(gen: Generator, sched: Any, labels: torch.Tensor, clusters: torch.Tensor,
-             steps: int, guidance: float, rng: torch.Generator) -> np.ndarray:
-    sched.set_timesteps(steps)
-    x = torch.randn((len(labels), *gen.shape), generator=rng) * sched.init_noise_sigma
-    null_l, null_c = torch.full_like(labels, gen.n_classes), torch.full_like(clusters, gen.k)
+             steps: int, guidance: float, rng: torch.Generator, on: str = "cpu"
+             ) -> torch.Tensor:
+    """One batch's items, scaled, on device ``on`` (the conditions and noise come from the
+    host: whether to guide is decided there, without waiting on the device)."""
     guided = bool((labels != gen.n_classes).any() or (clusters != gen.k).any()) and guidance != 1
+    labels, clusters = labels.to(on), clusters.to(on)
+    sched.set_timesteps(steps)  # on the host: the scheduler indexes its tables with them
+    x = torch.randn((len(labels), *gen.shape), generator=rng).to(on) * sched.init_noise_sigma
+    null_l, null_c = torch.full_like(labels, gen.n_classes), torch.full_like(clusters, gen.k)
     for t in sched.timesteps:
         model_in = sched.scale_model_input(x, t)
         if guided:
@@ -74,7 +82,7 @@ def _denoise(gen: Generator, sched: Any, labels: torch.Tensor, clusters: torch.T
         idx = list(gen.static)
         value = x[:, idx].mean(dim=-1)
         if gen.levels is not None:  # the nearest value seen in training (e.g. a known site)
-            levels = torch.as_tensor(gen.levels)
+            levels = torch.as_tensor(gen.levels, device=on)
             value = levels[torch.cdist(value, levels).argmin(dim=1)]
         x[:, idx] = value[:, :, None].expand(-1, -1, x.shape[-1])
-    return x.numpy()
+    return x

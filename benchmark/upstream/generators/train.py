@@ -17,8 +17,9 @@ import lightning.pytorch as L
 import numpy as np
 import torch
 from diffusers.training_utils import EMAModel, compute_snr
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorDataset
 
+from benchmark import hardware
 from benchmark.progress import trainer_progress
 from benchmark.upstream.generators.denoisers import predict
 from benchmark.upstream.generators.model import Generator
@@ -79,17 +80,21 @@ def fit(gen: Generator, x: np.ndarray, label: np.ndarray, cluster: np.ndarray, s
     ``snr_gamma`` (0: off) is the min-SNR loss weight's cap and ``ema`` (0: off) the EMA decay
     cap; the EMA weights replace the trained ones at the end.
     Progress: a bar of steps on a terminal (Lightning's would restart at each of the many
-    short epochs), else a line named ``name`` every tenth of the steps.
+    short epochs), else a line named ``name`` every tenth of the steps. The items live on the
+    process's device and each batch is sliced from them at once (the batches of a shuffled
+    per-item loader, without its per-item fetch and collate).
     """
     L.seed_everything(seed, verbose=False)
-    data = TensorDataset(torch.as_tensor(gen.scale(x)), torch.as_tensor(label, dtype=torch.long),
-                         torch.as_tensor(cluster, dtype=torch.long))
-    loader = DataLoader(data, batch_size=min(batch_size, len(data)), shuffle=True,
-                        drop_last=True)
+    on = hardware.device()
+    data = TensorDataset(torch.as_tensor(gen.scale(x)).to(on),
+                         torch.as_tensor(label, dtype=torch.long).to(on),
+                         torch.as_tensor(cluster, dtype=torch.long).to(on))
+    batches = BatchSampler(RandomSampler(data), min(batch_size, len(data)), drop_last=True)
+    loader = DataLoader(data, sampler=batches, batch_size=None)
     module = ConditionalDDPM(gen, lr, drop, snr_gamma, ema)
-    trainer = L.Trainer(max_steps=steps, accelerator="cpu", devices=1, logger=False,
+    trainer = L.Trainer(max_steps=steps, **hardware.trainer_args(), logger=False,
                         enable_checkpointing=False, enable_model_summary=False, max_epochs=-1,
                         **trainer_progress(name, steps, lines=10, bar=False))
     trainer.fit(module, loader)
-    gen.denoiser.eval()
+    gen.denoiser.cpu().eval()  # saved and sampled from here; sample() moves it where it runs
     return module.losses

@@ -1,0 +1,134 @@
+"""Every stage takes its device from ``params.yaml``'s ``hardware`` section, and every module a
+stage uses moves with it. No GPU is needed to check the plumbing: the ``meta`` device stands in
+for an accelerator, since an op that mixes a meta tensor with one made on the host raises (a
+model on the GPU beside a tensor created on the CPU fails the same way)."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from diffusers import DDIMScheduler
+
+from benchmark import hardware, modalities
+from benchmark.config import (
+    ConfigError,
+    HardwareParams,
+    TrainParams,
+    parse_params,
+    read_yaml,
+    with_profile,
+)
+from benchmark.evaluation import downstream
+from benchmark.upstream import encoders
+from benchmark.upstream.generators import model as generator_model
+from benchmark.upstream.generators import sampling
+from tests.conftest import make_domain
+from tests.workspace import REPO
+
+SHAPES = {"image": (3, 16, 16), "sequence": (3, 32), "tabular": (4,)}  # make_domain's items
+
+
+@pytest.fixture()
+def machine(monkeypatch) -> dict[str, int]:
+    """A machine with as many devices of each kind as the test says (none to start)."""
+    counts = {"cuda": 0, "mps": 0}
+    monkeypatch.setattr(hardware, "_visible", lambda kind: None if kind in ("cpu", "auto")
+                        else counts["cuda" if kind in ("gpu", "cuda") else "mps"])
+    monkeypatch.setattr(hardware, "_current", HardwareParams())
+    return counts
+
+
+def test_the_device_resolves_from_the_params(machine) -> None:
+    auto, gpu = HardwareParams("auto"), HardwareParams("gpu")
+    assert hardware.device(HardwareParams("cpu")) == "cpu" and hardware.device(auto) == "cpu"
+    assert hardware.trainer_args(auto) == {"accelerator": "cpu", "devices": 1,
+                                           "precision": "32-true"}
+    with pytest.raises(ConfigError, match=r"params\.yaml: hardware\.accelerator: got 'gpu' "
+                                          r"with hardware\.devices = 1, but this machine has 0"):
+        hardware.configure(gpu)
+    assert hardware.current() == HardwareParams()  # a refused configuration changes nothing
+    machine["mps"] = 1
+    assert hardware.device(auto) == "mps"
+    machine["cuda"] = 1
+    assert hardware.device(auto) == "cuda" and hardware.trainer_args(auto)["accelerator"] == "gpu"
+    hardware.configure(gpu)
+    assert hardware.current() is gpu and hardware.device() == "cuda"
+    with pytest.raises(ConfigError, match=r"devices = 2, but this machine has 1"):
+        hardware.configure(HardwareParams("cuda", devices=2))
+
+
+def test_every_profile_names_a_known_accelerator_and_the_sections_none() -> None:
+    raw = read_yaml(REPO / "params.yaml")
+    for profile in raw["profiles"]:
+        params = parse_params(with_profile(raw, profile))
+        assert params.hardware.accelerator == ("auto" if profile == "paper" else "cpu")
+    with pytest.raises(ConfigError, match=r"hardware\.precision: got 'fp8', expected one of"):
+        parse_params(with_profile({**raw, "hardware": {**raw["hardware"], "precision": "fp8"}},
+                                  "smoke"))
+
+
+def _generator(kind: str) -> generator_model.Generator:
+    x = np.random.default_rng(0).normal(size=(40, *SHAPES[kind])).astype(np.float32)
+    if kind == "sequence":  # a channel constant along time, snapped to the levels seen
+        x[:, 0] = np.array([0.0, 1.0, 2.0, 3.0])[np.arange(40) % 4, None]
+    return generator_model.build(kind, x, 2, 3, [8, 16], 16, 50)
+
+
+@pytest.mark.parametrize("kind", SHAPES)
+def test_sampling_keeps_every_tensor_on_the_device(kind: str) -> None:
+    gen = _generator(kind)
+    assert kind != "sequence" or gen.static  # the snapping code runs too
+    gen.denoiser.to("meta")
+    sched = DDIMScheduler.from_config(gen.scheduler.config)
+    labels, clusters = torch.tensor([0, 1, 2, 0]), torch.tensor([0, 1, 3, 2])
+    out = sampling._denoise(gen, sched, labels, clusters, 3, 2.0,
+                            torch.Generator().manual_seed(0), "meta")
+    assert out.device.type == "meta" and tuple(out.shape) == (4, *SHAPES[kind])
+
+
+def _encoder(kind: str, folder: Path) -> encoders.Encoder:
+    """A small encoder as the pipeline loads one (built, saved, loaded)."""
+    params = parse_params(with_profile(read_yaml(REPO / "params.yaml"), "smoke"))
+    encoders.save(encoders.build(kind, SHAPES[kind], params.pretrain.model, seed=0), folder)
+    return encoders.load(kind, folder, SHAPES[kind])
+
+
+@pytest.mark.parametrize("kind", SHAPES)
+def test_encoders_and_classifiers_run_where_their_weights_are(kind: str, tmp_path) -> None:
+    shape = SHAPES[kind]
+    x = torch.zeros(5, *shape, device="meta")
+    z = encoders.family(kind).pool(_encoder(kind, tmp_path).to("meta"), x)
+    assert z.device.type == "meta" and z.shape[0] == 5
+    way = modalities.modality(kind)
+    net = way.backbone(shape, 3, width=8).to("meta")
+    assert net(way.augment(x)).device.type == "meta"
+
+
+def test_training_batches_live_on_the_device() -> None:
+    split = make_domain(n=50)["seed"]
+    for steps in (7, None):
+        batches = list(downstream._loader(split, 16, steps, 0, "meta"))
+        assert {b.device.type for batch in batches for b in batch} == {"meta"}
+
+
+def test_cpu_and_auto_give_identical_outputs_on_a_cpu_only_machine(machine, tmp_path) -> None:
+    """Sampling, embedding and a fit under ``auto`` are the CPU's, bit for bit."""
+    data = make_domain(n=80)
+    recipe = TrainParams(max_steps=20, batch_size=16, lr=0.01, weight_decay=0.0, val_every=10,
+                         width=8)
+    gen = _generator("tabular")
+    encoder = _encoder("tabular", tmp_path / "encoder")
+    out = {}
+    for accelerator in ("cpu", "auto"):
+        hardware.configure(HardwareParams(accelerator))
+        x, _ = sampling.sample(copy.deepcopy(gen), 6, label=1, steps=3)
+        z = encoders.embed("tabular", copy.deepcopy(encoder), data["val"].x)
+        model = downstream.fit(data["seed"], data["val"], "tabular", 3, recipe, 0,
+                               tmp_path / f"{accelerator}.ckpt")
+        out[accelerator] = (x, z, downstream.proba(model, data["test_id"].x))
+    for cpu, auto in zip(out["cpu"], out["auto"], strict=True):
+        assert np.array_equal(cpu, auto)
