@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -30,7 +28,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmark_pipeline import REPO, compute_seconds, timed_repro  # noqa: E402
+from benchmark_pipeline import compute_seconds, finish, fresh_clone, timed_repro  # noqa: E402
 
 PER_RUN = {"report", "plugins", "plugin_code"}  # once per run, whatever the domains
 
@@ -107,8 +105,7 @@ def main() -> None:
     profile = args.profile or ("paper" if found else "quick")
     print(f"{found} GPU(s) visible; profile {profile}" + ("" if found else
           " (no GPU here: the CPU's figures, the GPU's still to be measured)"))
-    work = Path(tempfile.mkdtemp(prefix="bench-gpu-"))
-    subprocess.run(["git", "clone", "-q", str(REPO), str(work)], check=True)
+    work = fresh_clone()
     params = yaml.safe_load((work / "params.yaml").read_text())
     params["profile"] = profile
     every = list(params["grid"]["domains"])
@@ -144,10 +141,7 @@ def main() -> None:
     scale = len(every) / len(params["grid"]["domains"])
     whole = sum(s * (1 if k in PER_RUN else scale) for k, s in kinds.items())
     print(f"extrapolated to the whole profile ({len(every)} domains): {whole / 60:.1f} min")
-    if args.keep:
-        print(f"kept {work}")
-    else:
-        shutil.rmtree(work, ignore_errors=True)
+    finish(work, args.keep)
 
 
 if __name__ == "__main__":

@@ -74,13 +74,27 @@ def compute_seconds(work: Path) -> dict[str, float]:
     return found
 
 
+def fresh_clone() -> Path:
+    """A clone of the repository's committed state in a new temporary folder."""
+    work = Path(tempfile.mkdtemp(prefix="bench-"))
+    subprocess.run(["git", "clone", "-q", str(REPO), str(work)], check=True)
+    return work
+
+
+def finish(work: Path, keep: bool) -> None:
+    """Keep the clone (saying where) or remove it."""
+    if keep:
+        print(f"kept {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="quick")
     parser.add_argument("--keep", action="store_true", help="keep the temporary clone")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="bench-"))
-    subprocess.run(["git", "clone", "-q", str(REPO), str(work)], check=True)
+    work = fresh_clone()
     params = work / "params.yaml"  # the clone's own file: select the profile on its line
     params.write_text(re.sub(r"^profile: *\S+", f"profile: {args.profile}", params.read_text(),
                              count=1, flags=re.MULTILINE))
@@ -101,10 +115,7 @@ def main() -> None:
     print(f"{'harness efficiency (compute / wall)':45s} {sum(compute.values()) / total:7.2f}")
     noop_stages, noop = timed_repro(work)
     print(f"{'unchanged dvc repro':45s} {noop:7.1f} s  ({len(noop_stages)} stages ran)")
-    if args.keep:
-        print(f"kept {work}")
-    else:
-        shutil.rmtree(work, ignore_errors=True)
+    finish(work, args.keep)
 
 
 if __name__ == "__main__":
