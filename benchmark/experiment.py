@@ -285,7 +285,10 @@ def _sequential(root: Path, dest: Path, params: dict[str, Any], name: str,
 
     key = digest([file_form(params)])
     decision = dest / DECISION
-    saved = yaml.safe_load(decision.read_text()) if decision.is_file() else None
+    try:  # a damaged decision is made again (it costs one repro of the reported seeds)
+        saved = yaml.safe_load(decision.read_text()) if decision.is_file() else None
+    except yaml.YAMLError:
+        saved = None
     if not (isinstance(saved, dict) and saved.get("params") == key):
         _repro(root, dest, params, name, profile, ())
         extra = extension(pd.read_csv(dest / REPORTS / "paired.csv"), params)

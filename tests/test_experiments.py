@@ -139,6 +139,10 @@ def test_sequential_design_runs_the_extension_once_and_resumes_it(tmp_path: Path
     runs.clear()  # a rerun goes straight to the extended grid: nothing shrinks it back first
     experiment._sequential(tmp_path, tmp_path / "ws", params, "exp", "quick")
     assert runs == [{"a": [3, 6]}]
+    runs.clear()  # a damaged decision: made again, not a traceback
+    (tmp_path / "ws" / experiment.DECISION).write_text("extra_seeds: [unclosed\n")
+    experiment._sequential(tmp_path, tmp_path / "ws", params, "exp", "quick")
+    assert runs == [None, {"a": [3, 6]}]
     runs.clear()  # other params: decided anew
     experiment._sequential(tmp_path, tmp_path / "ws", {**params, "tuning": {"seeds": [3]}},
                            "exp", "quick")
