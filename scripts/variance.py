@@ -73,10 +73,12 @@ def main() -> None:
     parser.add_argument("--domains", nargs="+")
     parser.add_argument("--methods", nargs="+", help="entries (default: every one reported)")
     parser.add_argument("--target", type=float, default=0.03)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, help="fits at once (default: the workspace's "
+                        "grid.workers)")
     args = parser.parse_args()
     os.chdir(args.workspace)
     sys.path.insert(0, str(Path.cwd()))
+    from benchmark.config import load_params
     from benchmark.stages import run_cells
 
     results = pd.read_csv("reports/results.csv")
@@ -90,7 +92,7 @@ def main() -> None:
 
     fits = run_cells(refit, [(d, v, int(s), args.fits) for d, v, s in
                              cells[["domain", "variant", "seed"]].itertuples(index=False)],
-                     args.workers)
+                     args.workers or load_params().grid.cells_at_once())
     cells = cells.rename(columns={"test_shift/acc": "acc"}).assign(fits=fits)
     for domain, part in cells.groupby("domain", sort=False):
         reference = paired[paired.domain == domain].baseline.iloc[0]

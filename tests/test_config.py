@@ -49,6 +49,8 @@ def _broken(raw: dict, path: str, value) -> dict:
     ("methods.random", {"balance_groups": "yes"}, r"methods.random.balance_groups: got 'yes'"),
     ("grid.methods", ["random", "magic"], r"methods: unknown method 'magic'; valid names"),
     ("grid.seeds", [0, 0], r"grid.seeds: got \[0, 0\], expected a non-empty list"),
+    ("grid.workers", 0, r"grid.workers: got 0, expected 'auto' or a positive integer"),
+    ("grid.workers", "all", r"grid.workers: got 'all', expected 'auto' or a positive integer"),
     ("grid.extra_seeds", {"robotics": [0]},  # the smoke profile's grid.seeds are [0]
      r"grid.extra_seeds.robotics: got \[0\], expected a list of distinct non-negative seeds"),
     ("grid.extra_seeds", {"mars": [5]}, r"grid.extra_seeds.mars: got 'mars', expected a domain"),
@@ -69,6 +71,14 @@ def test_a_domain_runs_its_extra_seeds_after_the_grid_seeds(raw_params) -> None:
     params = parse_params(_broken(raw_params, "grid.extra_seeds", {"robotics": [7, 3]}))
     assert params.grid.seeds_of("robotics") == [*params.grid.seeds, 7, 3]
     assert params.grid.seeds_of("climate") == params.grid.seeds
+
+
+def test_auto_workers_are_one_per_usable_core(raw_params, monkeypatch) -> None:
+    import os
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 3, 5}, raising=False)
+    assert parse_params(_broken(raw_params, "grid.workers", "auto")).grid.cells_at_once() == 3
+    assert parse_params(_broken(raw_params, "grid.workers", 7)).grid.cells_at_once() == 7
 
 
 def test_curves_for_some_entries_only(raw_params) -> None:

@@ -4,6 +4,7 @@ cross-references a section can check alone; ``Params`` is the whole file."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,14 +25,15 @@ class GridParams:
     domains: list[str]
     methods: list[str]
     seeds: list[int]
-    workers: int = 2  # cells a per-domain stage runs at once (forked processes)
+    workers: int | str = "auto"  # cells at once (forked processes): see cells_at_once
     tune: bool = False  # each entry with a tuning grid runs every setting (benchmark.tuning)
     # per domain, replicates beyond ``seeds`` (benchmark.experiment's sequential design writes
     # them where the paired CIs need more; a domain not named runs ``seeds`` only)
     extra_seeds: dict[str, list[int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        require(self.workers >= 1, "workers", self.workers, "at least 1")
+        require(self.workers == "auto" or (isinstance(self.workers, int) and self.workers >= 1),
+                "workers", self.workers, "'auto' or a positive integer")
         for key in ("domains", "methods", "seeds"):
             values = getattr(self, key)
             require(len(values) > 0 and len(set(values)) == len(values), key, values,
@@ -45,6 +47,19 @@ class GridParams:
                     and all(isinstance(s, int) and s >= 0 for s in extra)
                     and not set(extra) & set(self.seeds), f"extra_seeds.{domain}", extra,
                     "a list of distinct non-negative seeds, none of them in grid.seeds")
+
+    def cells_at_once(self) -> int:
+        """``workers`` as a count: ``auto`` is one per core this process may use. Each cell
+        runs one thread (``benchmark.stages.one_thread``), so more would only share cores and
+        any count gives the same numbers; on a GPU machine each cell is a process of its own on
+        the shared device, and the host side of its loop still needs a core.
+        """
+        if self.workers != "auto":
+            return int(self.workers)
+        try:
+            return max(len(os.sched_getaffinity(0)), 1)
+        except AttributeError:  # not Linux
+            return os.cpu_count() or 1
 
     def seeds_of(self, domain: str) -> list[int]:
         """The replicates a domain runs: ``seeds`` and its ``extra_seeds``."""

@@ -110,12 +110,12 @@ def per_seed(seeds: Sequence[int], shared: bool, load: Callable[[int], T]) -> di
 
 def run_cells(fn: Callable[..., T], cells: Sequence[tuple[Any, ...]], workers: int) -> list[T]:
     """``fn(*cell)`` for every cell (a (method, seed) pair, or a domain), each in a forked
-    process of its own, ``workers`` at once. A fork inherits the parent's imports and loaded data,
-    so a cell pays no start-up, and it leaves nothing behind: whatever a cell's code sets (a class
-    attribute of a method, a module global) dies with its process, so no cell can carry anything
-    into another. Every cell runs; then the first failure, in cell order, is raised with the
-    cell's traceback. The parent must not have run torch yet: forking after OpenMP started is
-    unsafe.
+    process of its own, ``workers`` at once (``GridParams.cells_at_once``). A fork
+    inherits the parent's imports and loaded data, so a cell pays no start-up, and it leaves
+    nothing behind: whatever a cell's code sets (a class attribute of a method, a module global)
+    dies with its process, so no cell can carry anything into another. Every cell runs; then the
+    first failure, in cell order, is raised with the cell's traceback. The parent must not have
+    run torch yet: forking after OpenMP started is unsafe.
     """
     context = multiprocessing.get_context("fork")
     todo, running = list(enumerate(cells)), {}

@@ -138,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     heavy = {m for m, _ in cells} - light
     _warm_imports(heavy)
     _check_upstream(params, args.domain, cells, heavy)
-    waiting = [w for w in run_cells(construct_cell, cells, params.grid.workers) if w]
+    waiting = [w for w in run_cells(construct_cell, cells, params.grid.cells_at_once()) if w]
     if waiting:
         sys.exit("waiting: " + "\n".join(waiting))
 

@@ -103,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     _JOB.update(params=params, stamps=stamps, todo=todo)
     run_cells(train_domain, [(d,) for d in sorted((d for d, how in todo.items() if how != "kept"),
                                                   key=cost, reverse=True)],
-              params.grid.workers)
+              params.grid.cells_at_once())
 
 
 def stamp(params: Params, domain: str, code: str) -> tuple[str, str]:

@@ -75,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 data_digest={seed: digest([hashlib.sha256(
                     d[s].x.tobytes() + d[s].y.tobytes() + d[s].group.tobytes()).hexdigest()
                     for s in EVAL_SPLITS]) for seed, d in data.items()})
-    run_cells(train_cell, cells, params.grid.workers)
+    run_cells(train_cell, cells, params.grid.cells_at_once())
 
 
 def stamp(domain: str, method: str, seed: int) -> str:
