@@ -17,7 +17,10 @@ if the parent never initialised CUDA: availability is counted through NVML
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
 
 from benchmark.config import PARAMS_FILE, ConfigError, HardwareParams
 
@@ -63,6 +66,33 @@ def trainer_args(hardware: HardwareParams | None = None) -> dict[str, Any]:
     hw = hardware or _current
     return {"accelerator": LIGHTNING[device(hw)], "devices": hw.devices,
             "precision": hw.precision}
+
+
+def batches(arrays: Sequence[np.ndarray], batch_size: int, steps: int | None, seed: int = 0,
+            on: str | None = None) -> Any:
+    """A ``DataLoader`` of batches sliced whole from tensors that live on device ``on`` (the
+    process's by default; tens of MB at most), so a step copies nothing from the host and
+    fetches and collates no item by item. With ``steps``, that many batches drawn with
+    replacement from ``seed``; without, one ordered pass. The batches are a per-item loader's
+    (``RandomSampler`` / ``SequentialSampler`` in a ``BatchSampler``), item for item.
+    """
+    import torch
+    from torch.utils.data import (
+        BatchSampler,
+        DataLoader,
+        RandomSampler,
+        Sampler,
+        SequentialSampler,
+        TensorDataset,
+    )
+
+    data = TensorDataset(*(torch.as_tensor(np.ascontiguousarray(a)).to(on or device())
+                           for a in arrays))
+    order: Sampler[int] = SequentialSampler(data) if steps is None else RandomSampler(
+        data, replacement=True, num_samples=steps * batch_size,
+        generator=torch.Generator().manual_seed(seed))
+    return DataLoader(data, sampler=BatchSampler(order, batch_size, drop_last=False),
+                      batch_size=None)
 
 
 def _visible(accelerator: str) -> int | None:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark import modalities
+from benchmark import hardware, modalities
 from benchmark.config import TrainParams
 from benchmark.evaluation import downstream
 from benchmark.evaluation.evaluate import score
@@ -43,8 +43,8 @@ def test_batches_are_those_of_a_per_item_loader() -> None:
         "train": DataLoader(ds, batch_size=16, sampler=RandomSampler(
             ds, replacement=True, num_samples=7 * 16, generator=torch.Generator().manual_seed(5))),
         "val": DataLoader(ds, batch_size=16)}
-    sliced = {"train": downstream._loader(split, 16, 7, 5),
-              "val": downstream._loader(split, 16, None, 5)}
+    sliced = {"train": hardware.batches((split.x, split.y), 16, 7, 5),
+              "val": hardware.batches((split.x, split.y), 16, None)}
     for name in ("train", "val"):
         ours, theirs = list(sliced[name]), list(per_item[name])
         assert len(ours) == len(theirs) == (7 if name == "train" else 4)
@@ -67,6 +67,7 @@ def test_step_count_does_not_depend_on_dataset_size(tmp_path) -> None:
     small, big = make_domain(n=20), make_domain(n=200)
     recipe = dataclasses.replace(RECIPE, max_steps=7, val_every=7)
     for data in (small, big):
-        loader = downstream._loader(data["seed"], recipe.batch_size, recipe.max_steps, 0)
+        loader = hardware.batches((data["seed"].x, data["seed"].y), recipe.batch_size,
+                                  recipe.max_steps, 0)
         assert len(loader) == 7
     assert np.all(np.isfinite(small["seed"].x))

@@ -111,7 +111,7 @@ def test_encoders_and_classifiers_run_where_their_weights_are(kind: str, tmp_pat
 def test_training_batches_live_on_the_device() -> None:
     split = make_domain(n=50)["seed"]
     for steps in (7, None):
-        batches = list(downstream._loader(split, 16, steps, 0, "meta"))
+        batches = list(hardware.batches((split.x, split.y), 16, steps, 0, "meta"))
         assert {b.device.type for batch in batches for b in batch} == {"meta"}
 
 

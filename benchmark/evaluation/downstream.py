@@ -17,14 +17,6 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import (
-    BatchSampler,
-    DataLoader,
-    RandomSampler,
-    Sampler,
-    SequentialSampler,
-    TensorDataset,
-)
 
 from benchmark import hardware, modalities
 from benchmark.config import TrainParams
@@ -67,23 +59,6 @@ class Classifier(pl.LightningModule):
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
 
-def _loader(split: Split, batch_size: int, steps: int | None, seed: int,
-            device: str = "cpu") -> DataLoader:
-    """Batches as index lists sliced from the tensors in one step (a ``BatchSampler`` as the
-    sampler, no per-item fetch and collate): the batches a per-item loader would give, at a
-    fraction of its cost per step. Training draws ``steps`` batches with replacement. The
-    tensors live on ``device`` (tens of MB at most), so a GPU step copies nothing from the host.
-    """
-    ds = TensorDataset(*(torch.from_numpy(a).to(device) for a in (split.x, split.y)))
-    if steps is None:
-        order: Sampler[int] = SequentialSampler(ds)
-    else:
-        order = RandomSampler(ds, replacement=True, num_samples=steps * batch_size,
-                              generator=torch.Generator().manual_seed(seed))
-    return DataLoader(ds, sampler=BatchSampler(order, batch_size, drop_last=False),
-                      batch_size=None)
-
-
 def fit(train: Split, val: Split, modality: str, n_classes: int, params: TrainParams,
         seed: int, checkpoint: str | Path, logger: Any = None, name: str = "fit",
         lines: int = 1) -> Classifier:
@@ -111,9 +86,9 @@ def fit(train: Split, val: Split, modality: str, n_classes: int, params: TrainPa
             deterministic=True, log_every_n_steps=min(10, params.max_steps),
             default_root_dir=tmp,
         )
-        on = hardware.device()
-        trainer.fit(model, _loader(train, params.batch_size, params.max_steps, seed, on),
-                    _loader(val, 512, None, seed, on))
+        trainer.fit(model, hardware.batches((train.x, train.y), params.batch_size,
+                                            params.max_steps, seed),
+                    hardware.batches((val.x, val.y), 512, None))
         shutil.copyfile(best.best_model_path, Path(tmp) / "copy.ckpt")
         os.replace(Path(tmp) / "copy.ckpt", checkpoint)
     return Classifier.load_from_checkpoint(checkpoint, map_location="cpu")

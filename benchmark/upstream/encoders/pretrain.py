@@ -1,6 +1,8 @@
 """Self-supervised pretraining of any encoder family with Lightning: a fixed number of steps of
 masked reconstruction on unlabelled items, sampled with replacement (like the downstream recipe,
-so the compute does not grow with the pool).
+so the compute does not grow with the pool). The items live on the process's device and each
+batch is sliced from them at once, and the losses stay there until the fit ends: no per-item
+fetch and collate and no wait on the device per step.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from typing import Any
 import lightning.pytorch as pl
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, RandomSampler, TensorDataset
 from transformers import PreTrainedModel
 
 from benchmark import hardware
@@ -28,11 +29,11 @@ class MaskedPretraining(pl.LightningModule):
         super().__init__()
         self.model, self.modality = model, modality
         self.lr, self.weight_decay, self.steps = lr, weight_decay, steps
-        self.losses: list[float] = []
+        self.losses: list[torch.Tensor] = []  # on the device: read once, after the fit
 
     def training_step(self, batch: tuple[torch.Tensor], _: int) -> torch.Tensor:
         loss = family(self.modality).loss(self.model, batch[0])
-        self.losses.append(float(loss.detach()))
+        self.losses.append(loss.detach())
         self.log("pretrain/loss", loss, on_step=True, on_epoch=False)
         return loss
 
@@ -53,9 +54,8 @@ def pretrain(model: PreTrainedModel, modality: str, x: np.ndarray, params: Pretr
     pl.seed_everything(params.seed, workers=True, verbose=False)
     steps = params.steps.of(modality)
     module = MaskedPretraining(model, modality, params.lr, params.weight_decay, steps)
-    data = TensorDataset(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)))
-    sampler = RandomSampler(data, replacement=True, num_samples=steps * params.batch_size,
-                            generator=torch.Generator().manual_seed(params.seed))
+    batches = hardware.batches((x.astype(np.float32, copy=False),), params.batch_size, steps,
+                               params.seed)
     with tempfile.TemporaryDirectory(prefix="pretrain-") as tmp:
         trainer = pl.Trainer(
             max_steps=steps, **hardware.trainer_args(),
@@ -64,6 +64,6 @@ def pretrain(model: PreTrainedModel, modality: str, x: np.ndarray, params: Pretr
             **trainer_progress(name, steps, lines=10),
             log_every_n_steps=min(10, steps), default_root_dir=tmp,
         )
-        trainer.fit(module, DataLoader(data, batch_size=params.batch_size, sampler=sampler))
+        trainer.fit(module, batches)
     model.cpu().eval()  # saved and embedded from here; embed() moves it where it runs
-    return module.losses
+    return torch.stack(module.losses).tolist()

@@ -35,7 +35,7 @@ class ConditionalDDPM(L.LightningModule):
         self.denoiser = gen.denoiser
         self.ema = (EMAModel(self.denoiser.parameters(), decay=ema, use_ema_warmup=True,
                              power=3 / 4) if ema > 0 else None)
-        self.losses: list[float] = []
+        self.losses: list[torch.Tensor] = []  # on the device: read once, after the fit
 
     def _null(self, cond: torch.Tensor, null: int) -> torch.Tensor:
         keep = torch.rand(len(cond), device=cond.device) >= self.drop
@@ -57,7 +57,7 @@ class ConditionalDDPM(L.LightningModule):
             weight = snr.clamp(max=self.snr_gamma) / (snr + 1 if velocity else snr)
             per_item = per_item * weight
         loss = per_item.mean()
-        self.losses.append(float(loss.detach()))
+        self.losses.append(loss.detach())
         return loss
 
     def on_train_batch_end(self, *_: Any) -> None:
@@ -97,4 +97,4 @@ def fit(gen: Generator, x: np.ndarray, label: np.ndarray, cluster: np.ndarray, s
                         **trainer_progress(name, steps, lines=10, bar=False))
     trainer.fit(module, loader)
     gen.denoiser.cpu().eval()  # saved and sampled from here; sample() moves it where it runs
-    return module.losses
+    return torch.stack(module.losses).tolist()
