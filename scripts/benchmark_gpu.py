@@ -2,6 +2,7 @@
 the GPU's busy share, and the extrapolation to the whole profile.
 
     python scripts/benchmark_gpu.py [--profile paper] [--domains biomedical] [--workers 8]
+                                    [--curve 1 2 4 8 16]
 
 On a machine with a GPU the `paper` profile runs (its `hardware.accelerator: auto` takes the
 GPU); on a CPU-only machine the script says so and runs `quick` instead. Per stage it prints the
@@ -12,7 +13,9 @@ share of samples in which the GPU did anything. With `--domains`, the per-domain
 scaled by the number of domains the profile has (the generator stage too: it trains one
 generator per domain), and the shared stages (plugins, report)
 counted once, to extrapolate to the whole profile. `--workers` sets `grid.workers` (cells side by
-side): run it for 1, 2, 4, 8, 16 to draw the throughput curve.
+side; default `auto`, one per core). `--curve` then trains the first domain's cells again
+(`train@domain`, every cell refitted) at each of the worker counts given, and prints the
+throughput curve: wall, cells per minute and the GPU's busy share per count.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmark_pipeline import compute_seconds, finish, fresh_clone, timed_repro  # noqa: E402
+from benchmark_pipeline import ENV, compute_seconds, finish, fresh_clone, timed_repro  # noqa: E402
 
 PER_RUN = {"report", "plugins", "plugin_code"}  # once per run, whatever the domains
 
@@ -94,11 +97,36 @@ def steps_per_second(work: Path, params: dict) -> dict[str, float]:
             for kind, pairs in rates.items()}
 
 
+def throughput_curve(work: Path, domain: str, counts: list[int], sampler: GpuSampler) -> None:
+    """Refit every cell of ``train@domain`` at each worker count (its stamps removed, so no
+    cell is skipped): wall, cells per minute and the GPU's busy share."""
+    params_file = work / "params.yaml"
+    params = yaml.safe_load(params_file.read_text())
+    stamps = sorted(work.glob(f"results/{domain}/**/train.stamp"))
+    print("-" * 75)
+    print(f"throughput curve: train@{domain}, {len(stamps)} cells refitted per count")
+    print(f"{'workers':>8s} {'wall':>8s} {'cells/min':>10s} {'GPU mean':>9s} {'busy':>6s}")
+    for count in counts:
+        for stamp in stamps:
+            stamp.unlink(missing_ok=True)
+        params["grid"]["workers"] = count
+        params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "benchmark.stages.train", domain], cwd=work,
+                       env=ENV, check=True, stdout=subprocess.DEVNULL)
+        wall = time.perf_counter() - start
+        busy = sampler.share(start, start + wall)
+        gpu = f"{busy[0]:8.0f}% {busy[1]:5.0%}" if busy else f"{'-':>9s} {'-':>6s}"
+        print(f"{count:8d} {wall:7.1f}s {len(stamps) / wall * 60:10.1f} {gpu}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", help="default: paper with a GPU, quick without")
     parser.add_argument("--domains", nargs="+", help="only these domains (then extrapolated)")
     parser.add_argument("--workers", type=int, help="grid.workers: cells side by side")
+    parser.add_argument("--curve", type=int, nargs="+", metavar="WORKERS",
+                        help="then refit the first domain's cells at each of these counts")
     parser.add_argument("--keep", action="store_true", help="keep the temporary clone")
     args = parser.parse_args()
     found = gpus()
@@ -118,7 +146,6 @@ def main() -> None:
     sampler.start()
     start = time.perf_counter()
     stages, total = timed_repro(work)
-    sampler.stop.set()
     compute = compute_seconds(work)
     rates = steps_per_second(work, params)
     print(f"{'stage':40s} {'wall':>8s} {'GPU mean':>9s} {'busy':>6s}")
@@ -141,6 +168,9 @@ def main() -> None:
     scale = len(every) / len(params["grid"]["domains"])
     whole = sum(s * (1 if k in PER_RUN else scale) for k, s in kinds.items())
     print(f"extrapolated to the whole profile ({len(every)} domains): {whole / 60:.1f} min")
+    if args.curve:
+        throughput_curve(work, params["grid"]["domains"][0], args.curve, sampler)
+    sampler.stop.set()
     finish(work, args.keep)
 
 
