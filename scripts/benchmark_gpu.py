@@ -112,9 +112,12 @@ def throughput_curve(work: Path, domain: str, counts: list[int], sampler: GpuSam
         params["grid"]["workers"] = count
         params_file.write_text(yaml.safe_dump(params, sort_keys=False))
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "benchmark.stages.train", domain], cwd=work,
-                       env=ENV, check=True, stdout=subprocess.DEVNULL)
+        done = subprocess.run([sys.executable, "-m", "benchmark.stages.train", domain],
+                              cwd=work, env=ENV, capture_output=True, text=True)
         wall = time.perf_counter() - start
+        if done.returncode:
+            sys.exit(f"train@{domain} with {count} workers failed in {work}:\n"
+                     + done.stderr[-3000:])
         busy = sampler.share(start, start + wall)
         gpu = f"{busy[0]:8.0f}% {busy[1]:5.0%}" if busy else f"{'-':>9s} {'-':>6s}"
         print(f"{count:8d} {wall:7.1f}s {len(stamps) / wall * 60:10.1f} {gpu}")
