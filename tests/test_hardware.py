@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 from diffusers import DDIMScheduler
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from benchmark import hardware, modalities
 from benchmark.config import (
@@ -26,6 +27,7 @@ from benchmark.evaluation import downstream
 from benchmark.upstream import encoders
 from benchmark.upstream.generators import model as generator_model
 from benchmark.upstream.generators import sampling
+from benchmark.upstream.generators.train import ConditionalDDPM
 from tests.conftest import make_domain
 from tests.workspace import REPO
 
@@ -106,6 +108,74 @@ def test_encoders_and_classifiers_run_where_their_weights_are(kind: str, tmp_pat
     way = modalities.modality(kind)
     net = way.backbone(shape, 3, width=8).to("meta")
     assert net(way.augment(x)).device.type == "meta"
+
+
+# aten ops that torch documents as refusing deterministic mode on CUDA (a RuntimeError under
+# ``torch.use_deterministic_algorithms(True)``, which every fit's ``deterministic=True`` sets):
+# the backward of adaptive / 3-d / fractional pooling, linear-family interpolation, reflection
+# padding, grid sampling and CTC; max-unpooling, 2-d NLL, histc, bincount, median, put, cumsum
+REFUSED_ON_CUDA = {
+    "_adaptive_avg_pool2d_backward", "_adaptive_avg_pool3d_backward",
+    "adaptive_max_pool2d_backward", "avg_pool3d_backward", "fractional_max_pool2d_backward",
+    "fractional_max_pool3d_backward", "max_unpool2d", "max_unpool3d",
+    "upsample_linear1d_backward", "upsample_bilinear2d_backward", "upsample_bicubic2d_backward",
+    "upsample_trilinear3d_backward", "_upsample_bilinear2d_aa_backward",
+    "_upsample_bicubic2d_aa_backward", "reflection_pad1d_backward", "reflection_pad2d_backward",
+    "reflection_pad3d_backward", "grid_sampler_2d_backward", "grid_sampler_3d_backward",
+    "_ctc_loss_backward", "nll_loss2d_forward", "histc", "bincount", "median", "put", "put_",
+    "cumsum", "cumsum_",
+}
+
+
+class _Ops(TorchDispatchMode):
+    """Every aten op that runs while it is active, forward and backward."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204
+        self.names.add(func._overloadpacket.__name__)
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("kind", SHAPES)
+def test_no_fit_or_sampler_runs_an_op_cuda_refuses_in_deterministic_mode(kind: str,
+                                                                         tmp_path) -> None:
+    """The fits run with ``deterministic=True``; one op without a deterministic CUDA kernel
+    (an adaptive pooling layer in a backbone, bilinear upsampling in a UNet) would end the
+    first GPU run of the stage in a RuntimeError. Recorded here on the CPU: the training step
+    (forward and backward) of the encoder's pretraining, the downstream classifier and the
+    generator, then sampling and embedding."""
+    shape = SHAPES[kind]
+    x, y = torch.randn(8, *shape), torch.arange(8) % 3
+    params = parse_params(with_profile(read_yaml(REPO / "params.yaml"), "smoke"))
+    encoder = encoders.build(kind, shape, params.pretrain.model, seed=0)
+    classifier = downstream.Classifier(kind, shape, 3, 8, 0.01, 0.0, 10)
+    gen = _generator(kind)
+    ddpm = ConditionalDDPM(gen, 1e-3, 0.1, snr_gamma=5.0)
+    classifier.log = ddpm.log = lambda *a, **k: None  # no Trainer here to log to
+    with _Ops() as ops:
+        encoders.family(kind).loss(encoder, x).backward()
+        classifier.training_step((x, y), 0).backward()
+        ddpm.training_step([torch.as_tensor(gen.scale(x.numpy())), y % 2, y], 0).backward()
+        sampling.sample(copy.deepcopy(gen), 4, label=1, steps=3)
+        encoders.embed(kind, _encoder(kind, tmp_path), x.numpy())
+    assert "nll_loss_backward" in ops.names  # backward passes are recorded
+    assert not ops.names & REFUSED_ON_CUDA
+
+
+def test_the_recorder_names_the_ops_cuda_refuses() -> None:
+    """The names above are the ops' own: the layers torch lists are caught."""
+    x = torch.randn(2, 3, 8, 8, requires_grad=True)
+    with _Ops() as ops:
+        torch.nn.AdaptiveAvgPool2d(3)(x).sum().backward()  # (1 is a mean: no pooling kernel)
+        torch.nn.functional.interpolate(x, scale_factor=2, mode="bilinear").sum().backward()
+        torch.nn.ReflectionPad2d(1)(x).sum().backward()
+        torch.cumsum(x, 0)
+    assert ops.names & REFUSED_ON_CUDA == {
+        "_adaptive_avg_pool2d_backward", "upsample_bilinear2d_backward",
+        "reflection_pad2d_backward", "cumsum"}
 
 
 def test_training_batches_live_on_the_device() -> None:
