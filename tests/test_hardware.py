@@ -178,6 +178,28 @@ def test_the_recorder_names_the_ops_cuda_refuses() -> None:
         "reflection_pad2d_backward", "cumsum"}
 
 
+@pytest.mark.parametrize("kind", SHAPES)
+def test_every_training_step_runs_where_its_module_is(kind: str) -> None:
+    """A training step of each fit, forward, backward and the hooks around it, with the module
+    and the batch on the stand-in device: the encoder's masked loss, the downstream classifier,
+    and the generator's diffusion loss with its weight average (an ``EMAModel`` is no module,
+    so Lightning does not move it with the weights)."""
+    shape = SHAPES[kind]
+    x, y = torch.randn(8, *shape, device="meta"), (torch.arange(8) % 3).to("meta")
+    params = parse_params(with_profile(read_yaml(REPO / "params.yaml"), "smoke"))
+    encoder = encoders.build(kind, shape, params.pretrain.model, seed=0).to("meta")
+    assert encoders.family(kind).loss(encoder, x).device.type == "meta"
+    classifier = downstream.Classifier(kind, shape, 3, 8, 0.01, 0.0, 10).to("meta")
+    ddpm = ConditionalDDPM(_generator(kind), 1e-3, 0.1, snr_gamma=5.0, ema=0.999).to("meta")
+    classifier.log = ddpm.log = lambda *a, **k: None  # no Trainer here to log to
+    classifier.training_step((x, y), 0).backward()
+    ddpm.on_train_start()
+    ddpm.training_step([x, y % 2, y], 0).backward()
+    ddpm.on_train_batch_end()
+    ddpm.on_train_end()
+    assert {p.device.type for p in ddpm.ema.shadow_params} == {"meta"}
+
+
 def test_training_batches_live_on_the_device() -> None:
     split = make_domain(n=50)["seed"]
     for steps in (7, None):

@@ -60,6 +60,10 @@ class ConditionalDDPM(L.LightningModule):
         self.losses.append(loss.detach())
         return loss
 
+    def on_train_start(self) -> None:
+        if self.ema is not None:  # not a module: Lightning moved the weights, not their average
+            self.ema.to(self.device)
+
     def on_train_batch_end(self, *_: Any) -> None:
         if self.ema is not None:
             self.ema.step(self.denoiser.parameters())
