@@ -25,6 +25,9 @@ import numpy as np
 from benchmark.config import PARAMS_FILE, ConfigError, HardwareParams
 
 os.environ.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")  # checks that do not poison a fork
+# cuBLAS's reproducible workspace for the deterministic fits, in place before a cell's first
+# matrix product (an embedding or the judge may run before Lightning, which sets it, starts)
+os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 
 LIGHTNING = {"cuda": "gpu", "mps": "mps", "cpu": "cpu"}  # a device's Lightning accelerator
 _current = HardwareParams()  # until a stage configures its own

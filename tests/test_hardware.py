@@ -63,6 +63,16 @@ def test_the_device_resolves_from_the_params(machine) -> None:
         hardware.configure(HardwareParams("cuda", devices=2))
 
 
+def test_a_stage_process_is_set_for_forks_and_deterministic_cublas() -> None:
+    """Set on import, before any stage touches torch: device counts through NVML (a forked cell
+    may then still start CUDA) and cuBLAS's reproducible workspace (a cell's first product may
+    precede the Trainer that would set it)."""
+    import os
+
+    assert os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"] == "1"
+    assert os.environ["CUBLAS_WORKSPACE_CONFIG"] in (":4096:8", ":16:8")
+
+
 def test_every_profile_names_a_known_accelerator_and_the_sections_none() -> None:
     raw = read_yaml(REPO / "params.yaml")
     for profile in raw["profiles"]:
