@@ -35,15 +35,12 @@ _current = HardwareParams()  # until a stage configures its own
 
 def configure(hardware: HardwareParams, key: str = "hardware") -> None:
     """Make ``hardware`` this process's; a ``ConfigError`` naming ``<key>.accelerator`` when
-    fewer than ``devices`` devices of the kind asked for are visible (``cpu`` and ``auto``
-    always run).
+    no device of the kind asked for is visible (``cpu`` and ``auto`` always run).
     """
     global _current
-    found = _visible(hardware.accelerator)
-    if found is not None and found < hardware.devices:
-        raise ConfigError(f"{PARAMS_FILE}: {key}.accelerator: got {hardware.accelerator!r} "
-                          f"with {key}.devices = {hardware.devices}, but this machine has "
-                          f"{found} such device(s); expected 'cpu' or 'auto' here")
+    if _visible(hardware.accelerator) == 0:
+        raise ConfigError(f"{PARAMS_FILE}: {key}.accelerator: got {hardware.accelerator!r}, "
+                          f"but this machine has no such device; expected 'cpu' or 'auto' here")
     _current = hardware
 
 
@@ -65,9 +62,9 @@ def device(hardware: HardwareParams | None = None) -> str:
 
 
 def trainer_args(hardware: HardwareParams | None = None) -> dict[str, Any]:
-    """``Trainer`` keyword arguments: the resolved accelerator, devices and precision."""
+    """``Trainer`` keyword arguments: the resolved accelerator, one device, the precision."""
     hw = hardware or _current
-    return {"accelerator": LIGHTNING[device(hw)], "devices": hw.devices,
+    return {"accelerator": LIGHTNING[device(hw)], "devices": 1,
             "precision": hw.precision}
 
 

@@ -311,14 +311,13 @@ CASES = [
     # hardware
     pytest.param(["benchmark.stages.train", "biomedical"],
                  params({"profiles.smoke.hardware.accelerator": "gpu"}),
-                 r"params\.yaml: profiles\.smoke\.hardware\.accelerator: got 'gpu' with "
-                 r"hardware\.devices = 1, but this machine has 0 such device\(s\); expected 'cpu' "
-                 r"or 'auto'",
+                 r"params\.yaml: profiles\.smoke\.hardware\.accelerator: got 'gpu', but this "
+                 r"machine has no such device; expected 'cpu' or 'auto'",
                  id="train-gpu-absent"),
     pytest.param(["benchmark.stages.generator"],
                  params({"profiles.smoke.hardware.accelerator": "cuda"}),
-                 r"params\.yaml: profiles\.smoke\.hardware\.accelerator: got 'cuda' with "
-                 r"hardware\.devices = 1, but this machine has 0", id="generator-gpu-absent"),
+                 r"params\.yaml: profiles\.smoke\.hardware\.accelerator: got 'cuda', but this "
+                 r"machine has no such device", id="generator-gpu-absent"),
     # the Label Studio bridge
     pytest.param(["benchmark.annotate", "export", "queue.npz", "tasks.json"], None,
                  r"queue\.npz: queue file not found; expected the queue\.npz", id="queue-missing"),

@@ -54,6 +54,7 @@ def _broken(raw: dict, path: str, value) -> dict:
     ("grid.extra_seeds", {"robotics": [0]},  # the smoke profile's grid.seeds are [0]
      r"grid.extra_seeds.robotics: got \[0\], expected a list of distinct non-negative seeds"),
     ("grid.extra_seeds", {"mars": [5]}, r"grid.extra_seeds.mars: got 'mars', expected a domain"),
+    ("hardware.devices", 2, r"hardware.devices: unknown key; expected one of \['accelerator'"),
     ("report.max_replicates", 1, r"report.max_replicates: got 1, expected null or at least 2"),
     ("pretrain.fit.steps", 300, r"pretrain.fit.steps: got 300, expected a mapping"),
     ("pretrain.fit.steps.image", 0, r"pretrain.fit.steps.image: got 0, expected a positive"),

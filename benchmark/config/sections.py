@@ -240,18 +240,18 @@ class HardwareParams:
     """Where every stage computes (``benchmark.hardware``): the fits, the embeddings, the
     generator's sampling and the judge. ``auto`` takes a GPU when one is visible, else the CPU;
     ``precision`` is Lightning's for every fit (``32-true`` gives the CPU's numbers up to
-    floating-point noise; the mixed ones are a GPU speed lever that changes them).
+    floating-point noise; the mixed ones are a GPU speed lever that changes them). Each process
+    uses one device: cells share it side by side (``grid.workers``), never spread one fit over
+    several (a multi-device Lightning strategy would relaunch the stage from inside a cell).
     """
 
     accelerator: str = "cpu"
-    devices: int = 1
     precision: str = "32-true"
 
     def __post_init__(self) -> None:
         # whether one is present is checked when a stage configures it (benchmark.hardware)
         require(self.accelerator in ACCELERATORS, "accelerator", self.accelerator,
                  "one of " + ", ".join(repr(a) for a in ACCELERATORS))
-        require(self.devices >= 1, "devices", self.devices, "a positive integer")
         require(self.precision in PRECISIONS, "precision", self.precision,
                  "one of " + ", ".join(repr(p) for p in PRECISIONS))
 
