@@ -1,18 +1,19 @@
 """Time a profile on this machine's accelerator: `dvc repro` in a fresh clone, per stage, with
 the GPU's busy share, and the extrapolation to the whole profile.
 
-    python scripts/benchmark_gpu.py [--profile paper] [--domains biomedical] [--workers 8]
-                                    [--curve 1 2 4 8 16]
+    python scripts/benchmark_gpu.py [--profile paper] [--accelerator auto] [--domains biomedical]
+                                    [--workers 8] [--curve 1 2 4 8 16]
 
 On a machine with a GPU the `paper` profile runs (its `hardware.accelerator: auto` takes the
 GPU); on a CPU-only machine the script says so and runs `quick` instead. Per stage it prints the
 wall seconds (from the moments DVC announces each stage), the compute seconds the stage reports
 itself, the fits' optimiser steps per second where a stage reports them, and the GPU's busy
 share: the mean utilisation `nvidia-smi` reports over the stage (sampled every second), and the
-share of samples in which the GPU did anything. With `--domains`, the per-domain stages are
-scaled by the number of domains the profile has (the generator stage too: it trains one
-generator per domain), and the shared stages (plugins, report)
-counted once, to extrapolate to the whole profile. `--workers` sets `grid.workers` (cells side by
+share of samples in which the GPU did anything. `--accelerator` overrides the profile's
+(`--profile quick --accelerator auto` runs the quick sizes on the GPU). With `--domains`, the
+per-domain stages are scaled by the number of domains the profile has (the generator stage too:
+it trains one generator per domain), and the shared stages (plugins, report) counted once, to
+extrapolate to the whole profile. `--workers` sets `grid.workers` (cells side by
 side; default `auto`, one per core). `--curve` then trains the first domain's cells again
 (`train@domain`, every cell refitted) at each of the worker counts given, and prints the
 throughput curve: wall, cells per minute and the GPU's busy share per count.
@@ -126,6 +127,7 @@ def throughput_curve(work: Path, domain: str, counts: list[int], sampler: GpuSam
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", help="default: paper with a GPU, quick without")
+    parser.add_argument("--accelerator", help="instead of the profile's hardware.accelerator")
     parser.add_argument("--domains", nargs="+", help="only these domains (then extrapolated)")
     parser.add_argument("--workers", type=int, help="grid.workers: cells side by side")
     parser.add_argument("--curve", type=int, nargs="+", metavar="WORKERS",
@@ -144,6 +146,8 @@ def main() -> None:
         params["grid"]["domains"] = args.domains
     if args.workers:
         params["grid"]["workers"] = args.workers
+    if args.accelerator:
+        params["profiles"][profile].setdefault("hardware", {})["accelerator"] = args.accelerator
     (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     sampler = GpuSampler()
     sampler.start()
