@@ -1,4 +1,5 @@
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -71,3 +72,24 @@ def test_step_count_does_not_depend_on_dataset_size(tmp_path) -> None:
                                   recipe.max_steps, 0)
         assert len(loader) == 7
     assert np.all(np.isfinite(small["seed"].x))
+
+
+def test_the_loss_curve_keeps_its_points_with_one_log_call_per_point(tmp_path, monkeypatch) -> None:
+    """``self.log`` costs about 0.4 ms a call, so a fit calls it only on the steps the logger
+    keeps (every ``log_every``): the logged curve has the points it had when every step called
+    it, and only those calls are made."""
+    import pandas as pd
+    from lightning.pytorch.loggers import CSVLogger
+
+    calls = []
+    log = downstream.Classifier.log
+    monkeypatch.setattr(downstream.Classifier, "log", lambda self, key, *a, **k: (
+        calls.append(key), log(self, key, *a, **k)))
+    data = make_domain(n=60)
+    recipe = dataclasses.replace(RECIPE, max_steps=23, val_every=23)
+    logger = CSVLogger(tmp_path, name="fit")
+    downstream.fit(data["seed"], data["val"], "tabular", 3, recipe, 0, tmp_path / "m.ckpt",
+                   logger=logger)
+    curve = pd.read_csv(Path(logger.log_dir) / "metrics.csv").dropna(subset=["train/loss"])
+    assert curve.step.tolist() == [9, 19]  # Lightning's own cadence: steps 10 and 20
+    assert calls.count("train/loss") == 2

@@ -21,7 +21,7 @@ from torch import nn
 from benchmark import hardware, modalities
 from benchmark.config import TrainParams
 from benchmark.data import Split
-from benchmark.progress import trainer_progress
+from benchmark.progress import log_every, logs_step, trainer_progress
 
 
 class Classifier(pl.LightningModule):
@@ -43,7 +43,8 @@ class Classifier(pl.LightningModule):
         if self.hparams.augment:
             x = modalities.modality(self.hparams.modality).augment(x)
         loss = self.loss(self(x), y)
-        self.log("train/loss", loss, on_step=True, on_epoch=False)
+        if logs_step(self.global_step, self.hparams.max_steps):
+            self.log("train/loss", loss, on_step=True, on_epoch=False)
         return loss
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], _: int) -> None:
@@ -83,7 +84,7 @@ def fit(train: Split, val: Split, modality: str, n_classes: int, params: TrainPa
             val_check_interval=params.val_every, check_val_every_n_epoch=None,
             num_sanity_val_steps=0, enable_progress_bar=progress["enable_progress_bar"],
             enable_model_summary=False,
-            deterministic=True, log_every_n_steps=min(10, params.max_steps),
+            deterministic=True, log_every_n_steps=log_every(params.max_steps),
             default_root_dir=tmp,
         )
         trainer.fit(model, hardware.batches((train.x, train.y), params.batch_size,

@@ -17,7 +17,7 @@ from transformers import PreTrainedModel
 
 from benchmark import hardware
 from benchmark.config import PretrainFitParams
-from benchmark.progress import trainer_progress
+from benchmark.progress import log_every, logs_step, trainer_progress
 from benchmark.upstream.encoders import family
 
 
@@ -34,7 +34,8 @@ class MaskedPretraining(pl.LightningModule):
     def training_step(self, batch: tuple[torch.Tensor], _: int) -> torch.Tensor:
         loss = family(self.modality).loss(self.model, batch[0])
         self.losses.append(loss.detach())
-        self.log("pretrain/loss", loss, on_step=True, on_epoch=False)
+        if logs_step(self.global_step, self.steps):
+            self.log("pretrain/loss", loss, on_step=True, on_epoch=False)
         return loss
 
     def configure_optimizers(self) -> Any:
@@ -62,7 +63,7 @@ def pretrain(model: PreTrainedModel, modality: str, x: np.ndarray, params: Pretr
             logger=logger if logger is not None else False, enable_checkpointing=False,
             enable_model_summary=False, deterministic=True,
             **trainer_progress(name, steps, lines=10),
-            log_every_n_steps=min(10, steps), default_root_dir=tmp,
+            log_every_n_steps=log_every(steps), default_root_dir=tmp,
         )
         trainer.fit(module, batches)
     model.cpu().eval()  # saved and embedded from here; embed() moves it where it runs
